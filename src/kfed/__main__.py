@@ -1,0 +1,3 @@
+from kfed.cli.main import main
+
+main()

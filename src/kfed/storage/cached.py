@@ -1,0 +1,339 @@
+"""CachedStore: the whole key space in memory, made durable by a journal with group commit.
+
+Reads (get, range, watch) are served from memory on the event loop. A write is checked against
+the latest state (committed plus pending) on the loop, given the next revision, and queued; one
+flush at a time hands the queued batch to the journal (in a thread for a disk journal), and only
+when the journal has committed are the writes applied to the readable state, sent to watchers and
+acknowledged. So a reader never sees a write that a crash could still lose, and many concurrent
+writes share one commit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+from collections import deque
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Protocol
+
+from kfed.storage.protocol import (
+    CompactedError,
+    ConflictError,
+    EventType,
+    KeyExistsError,
+    KeyNotFoundError,
+    KeyValue,
+    RangeResult,
+    StoreError,
+    WatchEvent,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class JournalState:
+    """What a journal holds at start: every live key and the revisions."""
+
+    kvs: dict[str, KeyValue]
+    revision: int
+    compacted_revision: int
+
+
+class Journal(Protocol):
+    """Durable storage under a CachedStore. `commit` must not return before the batch is durable."""
+
+    #: commit runs in a worker thread when true (disk I/O); inline on the loop when false.
+    blocking: bool
+
+    def load(self) -> JournalState: ...
+
+    def commit(self, events: list[WatchEvent], revision: int) -> None: ...
+
+    def compact(self, revision: int) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class MemoryJournal:
+    """Keeps nothing: a store that lives as long as its process (simulated clusters, unit tests)."""
+
+    blocking = False
+
+    def load(self) -> JournalState:
+        return JournalState({}, 0, 0)
+
+    def commit(self, events: list[WatchEvent], revision: int) -> None:
+        return None
+
+    def compact(self, revision: int) -> None:
+        return None
+
+    def close(self) -> None:
+        return None
+
+
+class _Watcher:
+    def __init__(self, store: CachedStore, prefix: str, revision: int, max_backlog: int) -> None:
+        self._store = store
+        self.prefix = prefix
+        self.revision = revision
+        self._queue: asyncio.Queue[list[WatchEvent] | None] = asyncio.Queue()
+        self._max_backlog = max_backlog
+        self._dropped = False
+        self._closed = False
+
+    def offer(self, events: list[WatchEvent], revision: int) -> None:
+        if self._closed:
+            return
+        mine = [e for e in events if e.kv.key.startswith(self.prefix)]
+        if mine:
+            if self._queue.qsize() >= self._max_backlog:
+                self._dropped = True
+                self._closed = True
+                self._queue.put_nowait(None)
+                self._store._watchers.discard(self)
+                return
+            self._queue.put_nowait(mine)
+        elif self._queue.empty():
+            # Nothing pending for this watcher: it is complete up to the new revision.
+            self.revision = revision
+
+    def __aiter__(self) -> AsyncIterator[list[WatchEvent]]:
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[list[WatchEvent]]:
+        while True:
+            batch = await self._queue.get()
+            if batch is None:
+                if self._dropped:
+                    raise StoreError("watcher dropped: it fell too far behind")
+                return
+            self.revision = batch[-1].revision
+            if self._queue.empty():
+                self.revision = max(self.revision, self._store._revision_seen_by_watchers)
+            yield batch
+
+    async def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._queue.put_nowait(None)
+        self._store._watchers.discard(self)
+
+
+@dataclass(slots=True)
+class _PendingWrite:
+    event: WatchEvent
+    future: asyncio.Future[None]
+
+
+class CachedStore:
+    """A Store over a journal. `history` bounds the events kept for watches that start in the past."""
+
+    def __init__(self, journal: Journal | None = None, *, history: int = 50_000, max_watch_backlog: int = 10_000):
+        self._journal: Journal = journal or MemoryJournal()
+        self._history_limit = history
+        self._max_watch_backlog = max_watch_backlog
+        self._committed: dict[str, KeyValue] = {}
+        self._keys: list[str] = []  # sorted keys of _committed, for prefix ranges
+        # latest not-yet-committed write per key: (its revision, value or None for a delete)
+        self._pending: dict[str, tuple[int, KeyValue | None]] = {}
+        self._queue: list[_PendingWrite] = []
+        self._next_revision = 0
+        self._revision = 0
+        self._revision_seen_by_watchers = 0
+        self._compacted = 0
+        self._history: deque[WatchEvent] = deque()
+        self._watchers: set[_Watcher] = set()
+        self._flushing = False
+        self._flush_done: asyncio.Event | None = None
+        self._closed = False
+
+    async def start(self) -> None:
+        state = await self._run_journal(self._journal.load)
+        self._committed = dict(state.kvs)
+        self._keys = sorted(self._committed)
+        self._revision = self._next_revision = self._revision_seen_by_watchers = state.revision
+        # History before this start is not kept in memory: watches must start from here.
+        self._compacted = state.revision
+
+    async def close(self) -> None:
+        self._closed = True
+        while self._queue or self._flushing:
+            await self._flush()
+        for w in list(self._watchers):
+            await w.close()
+        await self._run_journal(self._journal.close)
+
+    @property
+    def revision(self) -> int:
+        return self._revision
+
+    @property
+    def compacted_revision(self) -> int:
+        return self._compacted
+
+    # -- reads ---------------------------------------------------------------------------
+
+    async def get(self, key: str) -> KeyValue | None:
+        return self._committed.get(key)
+
+    async def range(self, prefix: str, *, start_after: str | None = None, limit: int = 0) -> RangeResult:
+        return self.range_now(prefix, start_after=start_after, limit=limit)
+
+    def range_now(self, prefix: str, *, start_after: str | None = None, limit: int = 0) -> RangeResult:
+        """The same as range(), callable without awaiting (the state is in memory)."""
+        keys = self._keys
+        lo = bisect.bisect_left(keys, prefix)
+        hi = bisect.bisect_left(keys, prefix + "\U0010ffff", lo)
+        count = hi - lo
+        start = lo if start_after is None else max(lo, bisect.bisect_right(keys, start_after, lo, hi))
+        end = hi if limit <= 0 else min(hi, start + limit)
+        committed = self._committed
+        kvs = [committed[k] for k in keys[start:end]]
+        return RangeResult(kvs=kvs, revision=self._revision, more=end < hi, count=count)
+
+    def get_now(self, key: str) -> KeyValue | None:
+        return self._committed.get(key)
+
+    # -- writes --------------------------------------------------------------------------
+
+    def _latest(self, key: str) -> KeyValue | None:
+        pending = self._pending.get(key)
+        if pending is not None:
+            return pending[1]
+        return self._committed.get(key)
+
+    async def create(self, key: str, value: bytes) -> KeyValue:
+        if self._latest(key) is not None:
+            raise KeyExistsError(key)
+        rev = self._next_revision + 1
+        kv = KeyValue(key, value, rev, rev)
+        await self._write(WatchEvent(EventType.PUT, kv, None))
+        return kv
+
+    async def update(self, key: str, value: bytes, expected_mod_revision: int | None = None) -> KeyValue:
+        prev = self._latest(key)
+        if prev is None:
+            raise KeyNotFoundError(key)
+        if expected_mod_revision is not None and prev.mod_revision != expected_mod_revision:
+            raise ConflictError(key, expected_mod_revision, prev.mod_revision)
+        rev = self._next_revision + 1
+        kv = KeyValue(key, value, prev.create_revision, rev)
+        await self._write(WatchEvent(EventType.PUT, kv, prev))
+        return kv
+
+    async def delete(self, key: str, expected_mod_revision: int | None = None) -> tuple[KeyValue, int]:
+        prev = self._latest(key)
+        if prev is None:
+            raise KeyNotFoundError(key)
+        if expected_mod_revision is not None and prev.mod_revision != expected_mod_revision:
+            raise ConflictError(key, expected_mod_revision, prev.mod_revision)
+        rev = self._next_revision + 1
+        tomb = KeyValue(key, prev.value, prev.create_revision, rev)
+        await self._write(WatchEvent(EventType.DELETE, tomb, prev))
+        return prev, rev
+
+    async def _write(self, event: WatchEvent) -> None:
+        if self._closed:
+            raise StoreError("store is closed")
+        self._next_revision = event.kv.mod_revision
+        self._pending[event.kv.key] = (event.revision, event.kv if event.type is EventType.PUT else None)
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._queue.append(_PendingWrite(event, fut))
+        if not self._journal.blocking:
+            # In-memory journal: commit at once, no batching needed.
+            await self._flush()
+        elif not self._flushing:
+            asyncio.get_running_loop().create_task(self._flush())
+        await fut
+
+    async def _flush(self) -> None:
+        while self._flushing:
+            assert self._flush_done is not None
+            await self._flush_done.wait()
+        if not self._queue:
+            return
+        self._flushing = True
+        self._flush_done = asyncio.Event()
+        try:
+            while self._queue:
+                batch, self._queue = self._queue, []
+                events = [w.event for w in batch]
+                revision = events[-1].revision
+                try:
+                    await self._run_journal(self._journal.commit, events, revision)
+                except BaseException as exc:  # the journal failed: nothing in this batch is durable
+                    self._fail_batch(batch, exc)
+                    raise
+                self._apply(events, revision)
+                for w in batch:
+                    if not w.future.done():
+                        w.future.set_result(None)
+        finally:
+            self._flushing = False
+            self._flush_done.set()
+
+    def _fail_batch(self, batch: list[_PendingWrite], exc: BaseException) -> None:
+        # Roll the overlay back to committed state so later writes are checked against truth.
+        for w in batch:
+            self._pending.pop(w.event.kv.key, None)
+        for w in self._queue:
+            self._pending.pop(w.event.kv.key, None)
+        self._next_revision = self._revision
+        err = StoreError(f"journal commit failed: {exc}")
+        for w in batch + self._queue:
+            if not w.future.done():
+                w.future.set_exception(err)
+        self._queue = []
+
+    def _apply(self, events: list[WatchEvent], revision: int) -> None:
+        committed, keys = self._committed, self._keys
+        for ev in events:
+            key = ev.kv.key
+            if ev.type is EventType.PUT:
+                if key not in committed:
+                    bisect.insort(keys, key)
+                committed[key] = ev.kv
+            else:
+                if committed.pop(key, None) is not None:
+                    i = bisect.bisect_left(keys, key)
+                    if i < len(keys) and keys[i] == key:
+                        del keys[i]
+            pending = self._pending.get(key)
+            if pending is not None and pending[0] == ev.revision:
+                del self._pending[key]  # nothing newer is pending for this key
+        self._revision = revision
+        self._history.extend(events)
+        overflow = len(self._history) - self._history_limit
+        if overflow > 0:
+            for _ in range(overflow):
+                self._compacted = self._history.popleft().revision
+        self._revision_seen_by_watchers = revision
+        for w in list(self._watchers):
+            w.offer(events, revision)
+
+    # -- watch ---------------------------------------------------------------------------
+
+    async def watch(self, prefix: str, start_revision: int) -> _Watcher:
+        if start_revision < self._compacted:
+            raise CompactedError(start_revision, self._compacted)
+        w = _Watcher(self, prefix, self._revision, self._max_watch_backlog)
+        if start_revision < self._revision:
+            backlog = [e for e in self._history if e.revision > start_revision and e.kv.key.startswith(prefix)]
+            if backlog:
+                w._queue.put_nowait(backlog)
+                w.revision = start_revision
+        self._watchers.add(w)
+        return w
+
+    async def compact(self, revision: int) -> None:
+        revision = min(revision, self._revision)
+        while self._history and self._history[0].revision <= revision:
+            self._history.popleft()
+        self._compacted = max(self._compacted, revision)
+        await self._run_journal(self._journal.compact, revision)
+
+    async def _run_journal(self, fn, *args):  # type: ignore[no-untyped-def]
+        if self._journal.blocking:
+            return await asyncio.to_thread(fn, *args)
+        return fn(*args)
