@@ -11,6 +11,11 @@ from kfed import __version__
 # name -> "module:attribute"; imported only when the command runs, so `kfed --help` stays fast.
 SUBCOMMANDS: dict[str, str] = {
     "apiserver": "kfed.cli.apiserver:apiserver",
+    "controller-manager": "kfed.cli.controller_manager:controller_manager",
+    "init": "kfed.cli.federation:init",
+    "join": "kfed.cli.federation:join",
+    "unjoin": "kfed.cli.federation:unjoin",
+    "status": "kfed.cli.federation:status",
 }
 
 

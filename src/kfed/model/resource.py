@@ -44,7 +44,7 @@ class FieldCause:
         detail = self.message
         if self.type is CauseType.REQUIRED:
             return f"{self.field}: Required value" + (f": {detail}" if detail else "")
-        if self.type is CauseType.INVALID:
+        if self.type in (CauseType.INVALID, CauseType.TYPE_INVALID):
             return f"{self.field}: Invalid value: {_go_quote(self.value)}: {detail}"
         if self.type is CauseType.NOT_SUPPORTED:
             return f"{self.field}: Unsupported value: {_go_quote(self.value)}" + (f": {detail}" if detail else "")

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import bisect
 from collections import deque
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -73,10 +72,12 @@ class MemoryJournal:
 
 
 class _Watcher:
-    def __init__(self, store: CachedStore, prefix: str, revision: int, max_backlog: int) -> None:
+    def __init__(self, store: CachedStore, prefix: str, start_revision: int, max_backlog: int) -> None:
         self._store = store
         self.prefix = prefix
-        self.revision = revision
+        # Complete up to here; a watch from a future revision counts as complete up to the present.
+        self.revision = min(start_revision, store._revision)
+        self._after = start_revision  # only changes after this revision are for this watcher
         self._queue: asyncio.Queue[list[WatchEvent] | None] = asyncio.Queue()
         self._max_backlog = max_backlog
         self._dropped = False
@@ -85,7 +86,8 @@ class _Watcher:
     def offer(self, events: list[WatchEvent], revision: int) -> None:
         if self._closed:
             return
-        mine = [e for e in events if e.kv.key.startswith(self.prefix)]
+        after, prefix = self._after, self.prefix
+        mine = [e for e in events if e.kv.mod_revision > after and e.kv.key.startswith(prefix)]
         if mine:
             if self._queue.qsize() >= self._max_backlog:
                 self._dropped = True
@@ -96,22 +98,25 @@ class _Watcher:
             self._queue.put_nowait(mine)
         elif self._queue.empty():
             # Nothing pending for this watcher: it is complete up to the new revision.
-            self.revision = revision
+            self.revision = max(self.revision, revision)
 
-    def __aiter__(self) -> AsyncIterator[list[WatchEvent]]:
-        return self._iterate()
+    def __aiter__(self) -> _Watcher:
+        return self
 
-    async def _iterate(self) -> AsyncIterator[list[WatchEvent]]:
-        while True:
-            batch = await self._queue.get()
-            if batch is None:
-                if self._dropped:
-                    raise StoreError("watcher dropped: it fell too far behind")
-                return
-            self.revision = batch[-1].revision
-            if self._queue.empty():
-                self.revision = max(self.revision, self._store._revision_seen_by_watchers)
-            yield batch
+    async def __anext__(self) -> list[WatchEvent]:
+        # A method rather than an async generator: a caller may cancel a pending __anext__
+        # (to send a bookmark, say) and call it again; Queue.get loses nothing when cancelled,
+        # where a cancelled generator would be finished for good.
+        batch = await self._queue.get()
+        if batch is None:
+            self._queue.put_nowait(None)  # stay ended for later calls
+            if self._dropped:
+                raise StoreError("watcher dropped: it fell too far behind")
+            raise StopAsyncIteration
+        self.revision = max(self.revision, batch[-1].revision)
+        if self._queue.empty():
+            self.revision = max(self.revision, self._store._revision_seen_by_watchers)
+        return batch
 
     async def close(self) -> None:
         if not self._closed:
@@ -146,6 +151,10 @@ class CachedStore:
         self._watchers: set[_Watcher] = set()
         self._flushing = False
         self._flush_done: asyncio.Event | None = None
+        # The one background flush of a disk journal. Held here because the loop keeps only a
+        # weak reference to a task (a collected flush would leave its writers waiting forever),
+        # and one at a time because a task per write made every write of a group wake them all.
+        self._flush_task: asyncio.Task[None] | None = None
         self._closed = False
 
     async def start(self) -> None:
@@ -243,8 +252,8 @@ class CachedStore:
         if not self._journal.blocking:
             # In-memory journal: commit at once, no batching needed.
             await self._flush()
-        elif not self._flushing:
-            asyncio.get_running_loop().create_task(self._flush())
+        elif self._flush_task is None or self._flush_task.done():
+            self._flush_task = asyncio.get_running_loop().create_task(self._flush())
         await fut
 
     async def _flush(self) -> None:
@@ -262,7 +271,12 @@ class CachedStore:
                 revision = events[-1].revision
                 try:
                     await self._run_journal(self._journal.commit, events, revision)
-                except BaseException as exc:  # the journal failed: nothing in this batch is durable
+                except Exception as exc:  # the journal failed: nothing in this batch is durable
+                    # The writers hear of it through their futures; raising here would only
+                    # reach a background task nobody awaits.
+                    self._fail_batch(batch, exc)
+                    return
+                except BaseException as exc:  # cancelled (loop shutting down): fail the writers too
                     self._fail_batch(batch, exc)
                     raise
                 self._apply(events, revision)
@@ -317,12 +331,13 @@ class CachedStore:
     async def watch(self, prefix: str, start_revision: int) -> _Watcher:
         if start_revision < self._compacted:
             raise CompactedError(start_revision, self._compacted)
-        w = _Watcher(self, prefix, self._revision, self._max_watch_backlog)
+        w = _Watcher(self, prefix, start_revision, self._max_watch_backlog)
         if start_revision < self._revision:
             backlog = [e for e in self._history if e.revision > start_revision and e.kv.key.startswith(prefix)]
             if backlog:
                 w._queue.put_nowait(backlog)
-                w.revision = start_revision
+            else:
+                w.revision = self._revision
         self._watchers.add(w)
         return w
 

@@ -1,0 +1,50 @@
+"""JSON and YAML encoding of API objects (orjson on the hot path)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+import yaml
+
+
+class DecodeError(ValueError):
+    pass
+
+
+def dumps(obj: Any) -> bytes:
+    return orjson.dumps(obj)
+
+
+def loads(data: bytes | str) -> Any:
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError as e:
+        raise DecodeError(str(e)) from e
+
+
+def loads_json_or_yaml(data: bytes, content_type: str) -> Any:
+    """Decode a request body. YAML is accepted where kube-apiserver accepts it."""
+    if "yaml" in content_type:
+        try:
+            return yaml.safe_load(data)
+        except yaml.YAMLError as e:
+            raise DecodeError(f"error converting YAML to JSON: {e}") from e
+    return loads(data)
+
+
+def dump_yaml(obj: Any) -> bytes:
+    return yaml.safe_dump(obj, sort_keys=False, default_flow_style=False).encode()
+
+
+def now_rfc3339() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def now_micro() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_time(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))

@@ -1,0 +1,255 @@
+"""Walking an object by its schema: its field set, and what changed between two versions of it.
+
+These follow structured-merge-diff (the library behind server-side apply), which decides for each
+node whether it is a leaf (scalars, atomic maps and lists) or a container whose entries are owned
+one by one (granular maps and structs, `set` and `map` lists).
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+from kfed.api.patch.errors import PatchError
+from kfed.api.patch.fieldset import FieldSet, field_pe, index_pe, key_pe, path_string, value_pe
+from kfed.api.patch.schema_view import (
+    ListType,
+    field_schema,
+    is_named_field,
+    items_schema,
+    key_default,
+    list_type,
+    map_is_atomic,
+    resolve,
+)
+from kfed.model.resource import Obj
+
+
+class _Absent:
+    """A value that is not there at all (as opposed to JSON null)."""
+
+    def __repr__(self) -> str:
+        return "ABSENT"
+
+
+ABSENT: Any = _Absent()
+
+
+def without_managed_fields(obj: Obj) -> Obj:
+    """`obj` minus metadata.managedFields (a shallow copy when there is something to drop)."""
+    meta = obj.get("metadata")
+    if isinstance(meta, dict) and "managedFields" in meta:
+        obj = dict(obj)
+        obj["metadata"] = {k: v for k, v in meta.items() if k != "managedFields"}
+    return obj
+
+
+def item_pe(item: Any, index: int, kind: ListType, keys: tuple[str, ...], item_schema: Obj,
+            *, strict: bool = False, where: tuple[str, ...] = ()) -> str:
+    """The path element of one item of a granular list.
+
+    Strict (for an applied configuration) raises PatchError where structured-merge-diff refuses
+    the list; lenient (for stored objects) falls back to the item's index.
+    """
+    if kind is ListType.MAP and keys:
+        if not isinstance(item, dict):
+            if strict:
+                raise PatchError(f"{path_string(where)}: element {index}: associative list with keys has an "
+                                 "element that's not a map type")
+            return index_pe(index)
+        values: dict[str, Any] = {}
+        for key in keys:
+            value = item.get(key)
+            if value is None:
+                value = key_default(item_schema, key)
+            if value is None:
+                if strict:
+                    raise PatchError(f"{path_string(where)}: element {index}: associative list with keys has an "
+                                     f"element that omits key field \"{key}\" (and doesn't have default value)")
+                continue
+            values[key] = value
+        return key_pe(values) if values else index_pe(index)
+    if strict and isinstance(item, dict | list):
+        raise PatchError(f"{path_string(where)}: element {index}: associative list without keys has an element "
+                         "that's a map type")
+    return value_pe(item)
+
+
+# --- field sets ---------------------------------------------------------------------------------
+
+
+def fields_of(obj: Obj, schema: Obj, *, strict: bool = False) -> FieldSet:
+    """Every field `obj` sets, as server-side apply records them (structured-merge-diff's ToFieldSet).
+
+    Scalars and atomic values are members; items of granular lists are members too (with their
+    fields below them); so are map entries that are not declared properties, empty objects and
+    nulls. metadata.managedFields is never part of it. `strict` refuses list items without their
+    keys and duplicate items (the checks kube-apiserver makes on an applied configuration).
+    """
+    schema = resolve(schema)
+    root = FieldSet()
+    for key, value in without_managed_fields(obj).items():
+        pe = field_pe(key)
+        _collect(root, pe, value, field_schema(schema, key), is_named_field(schema, key), False, (pe,), strict)
+    return root
+
+
+def _collect(parent: FieldSet, pe: str, value: Any, schema: Obj, named: bool, in_list: bool,
+             where: tuple[str, ...], strict: bool) -> None:
+    if isinstance(value, dict) and not map_is_atomic(schema):
+        node = FieldSet()
+        for key, sub in value.items():
+            child_pe = field_pe(key)
+            _collect(node, child_pe, sub, field_schema(schema, key), is_named_field(schema, key), False,
+                     (*where, child_pe) if strict else where, strict)
+        if node:
+            parent.children[pe] = node
+        if in_list or not named or not value:
+            parent.members.add(pe)
+        return
+    if isinstance(value, list):
+        kind, keys = list_type(schema)
+        if kind is not ListType.ATOMIC:
+            node = FieldSet()
+            item_schema = items_schema(schema)
+            for index, item in enumerate(value):
+                child_pe = item_pe(item, index, kind, keys, item_schema, strict=strict, where=where)
+                if strict and (child_pe in node.members):
+                    raise PatchError(f"{path_string(where)}: duplicate entries for key {path_string((child_pe,))}")
+                _collect(node, child_pe, item, item_schema, False, True, (*where, child_pe) if strict else where,
+                         strict)
+            if node:
+                parent.children[pe] = node
+            if in_list or not named:
+                parent.members.add(pe)
+            return
+    parent.members.add(pe)
+
+
+# --- comparing ----------------------------------------------------------------------------------
+
+
+class Comparison(NamedTuple):
+    """What changed from one version of an object to the next, as field sets."""
+
+    added: FieldSet
+    modified: FieldSet
+    removed: FieldSet
+
+    def changed(self) -> FieldSet:
+        """Added or modified: what the writer of the new version takes ownership of."""
+        return self.added.union(self.modified)
+
+
+def compare_fields(old: Obj | None, new: Obj, schema: Obj) -> Comparison:
+    """Compare two versions of an object (structured-merge-diff's Compare).
+
+    Leaves that appear are added, that disappear are removed, that differ are modified; a granular
+    map or list (or list item) that appears or disappears as a whole is itself added or removed.
+    metadata.managedFields is ignored.
+    """
+    added, modified, removed = FieldSet(), FieldSet(), FieldSet()
+    schema = resolve(schema)
+    lhs = without_managed_fields(old) if old is not None else {}
+    rhs = without_managed_fields(new)
+    for key in {**lhs, **rhs}:
+        pe = field_pe(key)
+        sub = field_schema(schema, key)
+        before, after = lhs.get(key, ABSENT), rhs.get(key, ABSENT)
+        if "properties" in sub and isinstance(before, dict | _Absent) and isinstance(after, dict | _Absent):
+            # metadata, spec, status: Kubernetes' typed objects always have these structs, so they
+            # never appear or disappear as a whole (no `.` entry for them, as in kube's managedFields)
+            _compare(added, modified, removed, pe, before if before is not ABSENT else {},
+                     after if after is not ABSENT else {}, sub)
+        else:
+            _compare(added, modified, removed, pe, before, after, sub)
+    return Comparison(added, modified, removed)
+
+
+_LEAF, _MAP, _LIST = 0, 1, 2
+
+
+def _shape(value: Any, schema: Obj) -> int | None:
+    if value is ABSENT or value is None:
+        return None
+    if isinstance(value, dict):
+        return _LEAF if map_is_atomic(schema) else _MAP
+    if isinstance(value, list):
+        return _LEAF if list_type(schema)[0] is ListType.ATOMIC else _LIST
+    return _LEAF
+
+
+def _compare_leaf(a: FieldSet, m: FieldSet, r: FieldSet, pe: str, lhs: Any, rhs: Any) -> None:
+    if lhs is ABSENT:
+        if rhs is not ABSENT:
+            a.members.add(pe)
+    elif rhs is ABSENT:
+        r.members.add(pe)
+    elif lhs != rhs or type(lhs) is not type(rhs) and (isinstance(lhs, bool) or isinstance(rhs, bool)):
+        m.members.add(pe)
+
+
+def _compare(a: FieldSet, m: FieldSet, r: FieldSet, pe: str, lhs: Any, rhs: Any, schema: Obj) -> None:
+    left, right = _shape(lhs, schema), _shape(rhs, schema)
+    shape = left if left is not None else right
+    if shape is None or shape == _LEAF or (left is not None and right is not None and left != right):
+        _compare_leaf(a, m, r, pe, lhs, rhs)
+        return
+    ca, cm, cr = FieldSet(), FieldSet(), FieldSet()
+    if shape == _MAP:
+        lmap = lhs if isinstance(lhs, dict) else {}
+        rmap = rhs if isinstance(rhs, dict) else {}
+        if not lmap and not rmap:
+            _compare_leaf(a, m, r, pe, lhs, rhs)
+            return
+        for key, value in lmap.items():
+            _compare(ca, cm, cr, field_pe(key), value, rmap.get(key, ABSENT), field_schema(schema, key))
+        for key, value in rmap.items():
+            if key not in lmap:
+                _compare(ca, cm, cr, field_pe(key), ABSENT, value, field_schema(schema, key))
+    else:
+        llist = lhs if isinstance(lhs, list) else []
+        rlist = rhs if isinstance(rhs, list) else []
+        if not llist and not rlist:
+            _compare_leaf(a, m, r, pe, lhs, rhs)
+            return
+        _compare_list_items(ca, cm, cr, llist, rlist, schema)
+    for parent, child in ((a, ca), (m, cm), (r, cr)):
+        if child:
+            parent.children[pe] = child
+    # a container that appears or disappears as a whole is itself added or removed
+    if lhs is ABSENT:
+        a.members.add(pe)
+    elif rhs is ABSENT:
+        r.members.add(pe)
+
+
+def _group(items: list[Any], kind: ListType, keys: tuple[str, ...], item_schema: Obj) -> dict[str, list[Any]]:
+    groups: dict[str, list[Any]] = {}
+    for index, item in enumerate(items):
+        groups.setdefault(item_pe(item, index, kind, keys, item_schema), []).append(item)
+    return groups
+
+
+def _compare_list_items(a: FieldSet, m: FieldSet, r: FieldSet, llist: list[Any], rlist: list[Any],
+                        schema: Obj) -> None:
+    kind, keys = list_type(schema)
+    item_schema = items_schema(schema)
+    lgroups = _group(llist, kind, keys, item_schema)
+    rgroups = _group(rlist, kind, keys, item_schema)
+    for pe in {**lgroups, **rgroups}:
+        lg = lgroups.get(pe, [])
+        rg = rgroups.get(pe, [])
+        if len(lg) <= 1 and len(rg) <= 1:
+            _compare(a, m, r, pe, lg[0] if lg else ABSENT, rg[0] if rg else ABSENT, item_schema)
+        elif len(lg) >= 2 and len(rg) >= 2:
+            # duplicated items are compared as one atomic value
+            if lg != rg:
+                m.members.add(pe)
+        elif len(lg) >= 2:
+            if rg:
+                _compare(a, m, r, pe, ABSENT, rg[0], item_schema)
+            r.members.add(pe)
+        else:
+            if lg:
+                _compare(a, m, r, pe, lg[0], ABSENT, item_schema)
+            a.members.add(pe)

@@ -1,0 +1,168 @@
+"""KubeClient: one authenticated connection to a Kubernetes API (a member cluster or the federation).
+
+Built on kubernetes_asyncio's ApiClient (kubeconfig parsing, TLS, tokens, client certificates,
+exec plugins); kfed speaks JSON to any path with it, so the same client serves every resource
+and our own list+watch loop (kfed.members.informer).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+import yaml
+from kubernetes_asyncio import config as k8s_config
+from kubernetes_asyncio.client.api_client import ApiClient
+from kubernetes_asyncio.config.config_exception import ConfigException
+
+
+class KubeConfigError(ValueError):
+    """The kubeconfig cannot be used (malformed, missing context, missing credentials)."""
+
+
+class ApiCallError(Exception):
+    """A non-2xx answer from the API: status code, reason (Status.reason) and message."""
+
+    def __init__(self, status: int, reason: str, message: str, body: Any = None) -> None:
+        super().__init__(f"{status} {reason}: {message}")
+        self.status = status
+        self.reason = reason
+        self.message = message
+        self.body = body
+
+
+class Unreachable(Exception):
+    """The API could not be reached (connection refused, timeout, TLS failure)."""
+
+
+@dataclass(frozen=True)
+class ClusterEndpoint:
+    server: str
+    context: str
+
+
+def parse_kubeconfig(text: str | bytes) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        raise KubeConfigError(f"kubeconfig is not valid YAML: {e}") from e
+    if not isinstance(data, dict) or not isinstance(data.get("contexts"), list) or not data.get("clusters"):
+        raise KubeConfigError("kubeconfig has no clusters or contexts")
+    return data
+
+
+def context_names(config: dict[str, Any]) -> list[str]:
+    return [c.get("name", "") for c in config.get("contexts") or []]
+
+
+def extract_context(config: dict[str, Any], context: str) -> dict[str, Any]:
+    """A self-contained kubeconfig holding just `context` (its cluster and user), current."""
+    ctx = next((c for c in config.get("contexts") or [] if c.get("name") == context), None)
+    if ctx is None:
+        raise KubeConfigError(f'context "{context}" not found in kubeconfig')
+    cluster_name = ctx.get("context", {}).get("cluster")
+    user_name = ctx.get("context", {}).get("user")
+    cluster = next((c for c in config.get("clusters") or [] if c.get("name") == cluster_name), None)
+    user = next((u for u in config.get("users") or [] if u.get("name") == user_name), None)
+    if cluster is None:
+        raise KubeConfigError(f'cluster "{cluster_name}" of context "{context}" not found in kubeconfig')
+    return {"apiVersion": "v1", "kind": "Config", "current-context": context, "contexts": [ctx],
+            "clusters": [cluster], "users": [user] if user else [], "preferences": {}}
+
+
+class KubeClient:
+    """JSON requests to any API path, with timeouts, and watch streams as async iterators."""
+
+    def __init__(self, api: ApiClient, *, timeout: float = 10.0) -> None:
+        self.api = api
+        self.timeout = timeout
+        self.server = api.configuration.host
+
+    @classmethod
+    async def from_kubeconfig(cls, config: dict[str, Any], context: str | None = None, *,
+                              timeout: float = 10.0) -> KubeClient:
+        try:
+            api = await k8s_config.new_client_from_config_dict(config_dict=config, context=context)
+        except (ConfigException, KeyError, TypeError, ValueError) as e:
+            raise KubeConfigError(f"kubeconfig cannot be used: {e}") from e
+        return cls(api, timeout=timeout)
+
+    async def close(self) -> None:
+        await self.api.close()
+
+    async def request(self, method: str, path: str, *, query: dict[str, Any] | None = None, body: Any = None,
+                      content_type: str = "application/json", timeout: float | None = None) -> Any:
+        headers = {"Accept": "application/json", "Content-Type": content_type}
+        params = [(k, v) for k, v in (query or {}).items() if v is not None]
+        try:
+            resp = await self.api.call_api(
+                path, method, query_params=params, header_params=headers, body=body,
+                auth_settings=["BearerToken"], _preload_content=False,
+                _request_timeout=timeout or self.timeout)
+        except (TimeoutError, aiohttp.ClientError, OSError) as e:
+            raise Unreachable(f"{self.server}: {type(e).__name__}: {e}") from e
+        try:
+            data = await resp.read()
+        except (TimeoutError, aiohttp.ClientError, OSError) as e:
+            raise Unreachable(f"{self.server}: {type(e).__name__}: {e}") from e
+        finally:
+            resp.release()
+        decoded: Any = None
+        if data:
+            try:
+                decoded = json.loads(data)
+            except ValueError:
+                decoded = data.decode(errors="replace")
+        if not 200 <= resp.status < 300:
+            reason, message = str(resp.status), str(decoded)[:500]
+            if isinstance(decoded, dict):
+                reason, message = decoded.get("reason", reason), decoded.get("message", message)
+            raise ApiCallError(resp.status, reason, message, decoded)
+        return decoded
+
+    async def get(self, path: str, **query: Any) -> Any:
+        return await self.request("GET", path, query=query)
+
+    async def raw_get(self, path: str, timeout: float | None = None) -> tuple[int, str]:
+        """GET a non-JSON path such as /readyz; returns (status, body text)."""
+        try:
+            resp = await self.api.call_api(path, "GET", header_params={"Accept": "*/*"},
+                                           auth_settings=["BearerToken"], _preload_content=False,
+                                           _request_timeout=timeout or self.timeout)
+            try:
+                return resp.status, (await resp.read()).decode(errors="replace")
+            finally:
+                resp.release()
+        except (TimeoutError, aiohttp.ClientError, OSError) as e:
+            raise Unreachable(f"{self.server}: {type(e).__name__}: {e}") from e
+
+    async def watch_stream(self, path: str, query: dict[str, Any], *, timeout: float) -> AsyncIterator[dict[str, Any]]:
+        """The events of one watch request, decoded; ends when the server closes the stream."""
+        params = [(k, v) for k, v in query.items() if v is not None]
+        params.append(("watch", "true"))
+        try:
+            resp = await self.api.call_api(
+                path, "GET", query_params=params, header_params={"Accept": "application/json"},
+                auth_settings=["BearerToken"], _preload_content=False,
+                _request_timeout=aiohttp.ClientTimeout(total=None, sock_connect=self.timeout, sock_read=timeout))
+        except (TimeoutError, aiohttp.ClientError, OSError) as e:
+            raise Unreachable(f"{self.server}: {type(e).__name__}: {e}") from e
+        try:
+            if resp.status != 200:
+                body = await resp.read()
+                try:
+                    st = json.loads(body)
+                except ValueError:
+                    st = {}
+                raise ApiCallError(resp.status, st.get("reason", str(resp.status)), st.get("message", ""), st)
+            try:
+                async for line in resp.content:
+                    if line.strip():
+                        yield json.loads(line)
+            except (TimeoutError, aiohttp.ClientError, OSError) as e:
+                raise Unreachable(f"{self.server}: watch stream broke: {type(e).__name__}") from e
+        finally:
+            resp.release()

@@ -1,0 +1,25 @@
+from __future__ import annotations
+
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.kubectl import Kubectl
+from tests.support.processes import ApiServerProcess, start_apiserver
+
+
+@pytest.fixture
+def apiserver(tmp_path: Path) -> Iterator[ApiServerProcess]:
+    """A real `kfed apiserver` process on a free port with its own data dir and kubeconfig."""
+    server = start_apiserver(tmp_path / "data", tmp_path / "kubeconfig")
+    try:
+        yield server
+    finally:
+        server.kill(signal.SIGTERM)
+
+
+@pytest.fixture
+def kubectl(apiserver: ApiServerProcess) -> Kubectl:
+    return Kubectl(apiserver.kubeconfig)
