@@ -14,7 +14,9 @@ class DecodeError(ValueError):
 
 
 def dumps(obj: Any) -> bytes:
-    return orjson.dumps(obj)
+    # orjson returns its whole (over-sized, ~8 KiB+) output buffer; a copy is exactly as long as the
+    # JSON, which matters for everything kept: stored values, cached watch frames.
+    return bytes(memoryview(orjson.dumps(obj)))
 
 
 def loads(data: bytes | str) -> Any:

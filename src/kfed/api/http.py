@@ -19,7 +19,7 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
 from kfed import __version__
-from kfed.api import codec, discovery, tables
+from kfed.api import codec, discovery, protobuf, tables
 from kfed.api import errors as E
 from kfed.api.auth import READ_VERBS, Role, TokenAuthenticator, User
 from kfed.api.objects import ObjectService, WatchItem, WriteOptions
@@ -377,8 +377,13 @@ class ApiApp:
             raise E.too_large()
         ctype = request.headers.get("Content-Type", "application/json")
         if "protobuf" in ctype:
-            # client-go falls back to JSON on 415 (typed clients in kubectl send protobuf first)
-            raise E.unsupported_media_type(ctype)
+            # kubectl's typed commands (create namespace/deployment/secret/...) send protobuf only
+            try:
+                return protobuf.decode_k8s_protobuf(raw)
+            except protobuf.UnsupportedKindError as e:
+                raise E.unsupported_media_type(ctype) from e
+            except protobuf.ProtobufDecodeError as e:
+                raise E.bad_request(f"the body of the request could not be decoded: {e}") from e
         try:
             return codec.loads_json_or_yaml(raw, ctype) if raw else {}
         except codec.DecodeError as e:
@@ -520,22 +525,20 @@ class ApiApp:
             if rt.namespaced and ns:
                 patch_body["metadata"].setdefault("namespace", ns)
 
-            def apply(live: Obj) -> Obj:
+            def apply(live: Obj | None) -> Obj:
                 try:
                     return P.server_side_apply(live, patch_body, manager=opts.field_manager, schema=rt.schema,
                                                force=opts.force, api_version=rt.group_version,
-                                               now=codec.now_rfc3339())
+                                               now=codec.now_rfc3339(), subresource=sub,
+                                               reset_fields=status_reset_fields(rt, sub))
                 except P.ApplyConflict as e:
-                    raise E.ApiError(409, "Conflict", e.message, details={
-                        "causes": [{"reason": "FieldManagerConflict", "message": f'conflict with "{m}"',
-                                    "field": f} for m, f in e.conflicts]}) from e
+                    raise E.ApiError(409, "Conflict", e.message, details={"causes": e.causes()}) from e
                 except P.PatchError as e:
                     raise E.ApiError(getattr(e, "status", 422), "Invalid" if getattr(e, "status", 422) == 422
                                      else "BadRequest", str(e)) from e
 
             def create_new() -> Obj:
-                new = apply({})  # type: ignore[arg-type]
-                return new
+                return apply(None)
 
             obj = await self.objects.modify(rt, ns, name, apply, opts, subresource=sub, operation="Apply",
                                             create=None if sub else create_new)
@@ -593,7 +596,7 @@ class ApiApp:
         body = await self._body(request) if request.can_read_body else {}
         body = body if isinstance(body, dict) else {}
         q = request.query
-        dry = bool(q.getall("dryRun", [])) or bool(body.get("dryRun"))
+        dry = bool(q.getall("dryRun", [])) or bool(body.get("dryRun"))  # DeleteOptions.dryRun: ["All"]
         policy = q.get("propagationPolicy") or body.get("propagationPolicy")
         obj, gone = await self.objects.delete(rt, ns, name, preconditions=body.get("preconditions"),
                                               dry_run=dry, propagation_policy=policy)
@@ -618,6 +621,14 @@ class ApiApp:
         body = {"kind": rt.list_kind, "apiVersion": rt.group_version,
                 "metadata": {"resourceVersion": str(self.objects.store.revision)}, "items": deleted}
         return self._json(body)
+
+
+def status_reset_fields(rt: ResourceType, subresource: str) -> list[tuple[str, ...]]:
+    """Fields nobody owns through this endpoint: status on the main resource of a kind with a status
+    subresource, and everything but status (spec) on /status, as kube-apiserver's field manager does."""
+    if not rt.has_status:
+        return []
+    return [("spec",)] if subresource == "status" else [("status",)]
 
 
 def scale_of(obj: Obj) -> Obj:

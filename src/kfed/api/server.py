@@ -69,9 +69,11 @@ def _managed_fields_hook(rt: ResourceType, old: Obj | None, new: Obj, manager: s
     if operation == "Apply":
         return  # server-side apply computed ownership itself
     from kfed.api import patch
+    from kfed.api.http import status_reset_fields
 
     patch.update_managed_fields(old, new, manager=manager, operation=operation, schema=rt.schema,
-                                api_version=rt.group_version, now=codec.now_rfc3339(), subresource=subresource)
+                                api_version=rt.group_version, now=codec.now_rfc3339(), subresource=subresource,
+                                reset_fields=status_reset_fields(rt, subresource))
 
 
 class _OpenApiDocs:

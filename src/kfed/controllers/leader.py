@@ -98,11 +98,14 @@ class LeaderElector:
             self.transitions_seen += 1
             leading = asyncio.get_running_loop().create_task(lead())
             renewing = asyncio.get_running_loop().create_task(self._renew_until_lost())
-            done, _ = await asyncio.wait({leading, renewing}, return_when=asyncio.FIRST_COMPLETED)
-            self.is_leader = False
-            for t in (leading, renewing):
-                t.cancel()
-            await asyncio.gather(leading, renewing, return_exceptions=True)
+            try:
+                done, _ = await asyncio.wait({leading, renewing}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                # also when run() itself is cancelled: a stopped candidate must stop renewing
+                self.is_leader = False
+                for t in (leading, renewing):
+                    t.cancel()
+                await asyncio.gather(leading, renewing, return_exceptions=True)
             if leading in done and leading.exception() is not None:
                 log.error("controllers stopped with an error: %r", leading.exception())
             log.warning("lost leadership identity=%s", self.identity)

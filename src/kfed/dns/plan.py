@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from kfed.dns.names import absolute, is_subdomain
+from kfed.dns.names import MAX_NAME_LENGTH, absolute, is_subdomain
 from kfed.dns.records import RecordSet, RecordType
 
 OWNER_LABEL = "_kfed-owner"
@@ -232,7 +232,9 @@ def _name_changes(name: str, owner: Owner, want: Mapping[str, RecordSet], have: 
     wanted_marker = owner.marker(name) if want else None
     if wanted_marker is not None and marker is None:
         out.append(Change(Action.CREATE, wanted_marker))
-    elif wanted_marker is not None and marker is not None and marker.data != wanted_marker.data:
+    elif wanted_marker is not None and marker is not None and (
+            len(marker.data) != 1 or Owner.parse(marker.data[0]) != owner):
+        # Compared by meaning: a provider that hands TXT back quoted differently is still in sync.
         out.append(Change(Action.UPDATE, wanted_marker, marker))
     out += creates
     if wanted_marker is None and marker is not None:
@@ -299,6 +301,8 @@ def _plan(desired: Mapping[Owner, Sequence[RecordSet]], current: Sequence[Record
         present = have.get(name, {})
         if zone is not None and not is_subdomain(name, zone):
             conflicts.append(Conflict(name, f"outside zone {absolute(zone)}"))
+        elif len(registry_name(name)) - 1 > MAX_NAME_LENGTH:
+            conflicts.append(Conflict(name, "too long to carry kfed's ownership marker beneath it"))
         elif isinstance(holder, _Foreign):
             conflicts.append(Conflict(name, "ownership marker is not kfed's", holder.text))
         elif isinstance(holder, Owner) and holder != owner:

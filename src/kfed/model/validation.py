@@ -666,7 +666,8 @@ def validate_object_meta(obj: Obj, *, namespaced: bool, old: Obj | None = None,
     rule = name_rule or name_rule_for(obj.get("kind"))
     causes: list[FieldCause] = []
     if old is not None:
-        causes += validate_object_meta_update(meta, old.get("metadata") or {})
+        old_meta = old.get("metadata")
+        causes += validate_object_meta_update(meta, old_meta if isinstance(old_meta, dict) else {})
     generate_name = meta.get("generateName")
     if isinstance(generate_name, str) and generate_name:
         causes += [invalid("metadata.generateName", generate_name, m) for m in rule(generate_name, True)]

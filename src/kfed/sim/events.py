@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-import secrets
+import time
 
 from kfed.api import codec
 from kfed.api import errors as E
@@ -27,7 +27,8 @@ class EventRecorder:
         namespace = meta.get("namespace") or "default"
         now = codec.now_rfc3339()
         event: Obj = {
-            "metadata": {"name": f"{meta.get('name', '')}.{secrets.token_hex(8)}", "namespace": namespace},
+            # Named as kubelet names them (<object>.<nanoseconds in hex>), so listing order is time order.
+            "metadata": {"name": f"{meta.get('name', '')}.{time.time_ns():x}", "namespace": namespace},
             "involvedObject": {"kind": obj.get("kind", ""), "apiVersion": obj.get("apiVersion", ""),
                                "name": meta.get("name", ""), "uid": meta.get("uid", ""),
                                "resourceVersion": meta.get("resourceVersion", "")},

@@ -30,10 +30,8 @@ class PodIndex:
         return self._pods.get(key)
 
     def upsert(self, pod: PodView) -> PodView | None:
-        """Store the pod; returns the previous view (None if new). Older revisions are ignored."""
+        """Store the pod; returns the previous view (None if new)."""
         old = self._pods.get(pod.key)
-        if old is not None and old.uid == pod.uid and old.resource_version > pod.resource_version:
-            return old
         if old is not None:
             self._unindex(old)
         self._pods[pod.key] = pod

@@ -9,6 +9,7 @@ what disappeared meanwhile as DELETED, so handlers never need to tell a relist f
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 
@@ -46,10 +47,8 @@ class Informer:
     async def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-            except asyncio.CancelledError:
-                pass
             self._task = None
 
     def _dispatch(self, event: str, obj: Obj) -> None:

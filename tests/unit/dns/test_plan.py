@@ -130,6 +130,12 @@ def test_records_outside_the_zone_are_conflicts() -> None:
     assert [c.name for c in plan.conflicts] == ["x.example.org."] and not plan
 
 
+def test_names_too_long_for_a_marker_are_conflicts() -> None:
+    long_name = ("a" * 60 + ".") * 3 + "b" * 50 + "." + ZONE  # 245 characters: the marker would be 257
+    plan = plan_changes([RecordSet(long_name, "A", 1, ("192.0.2.1",))], [], NGINX, zone=ZONE)
+    assert [c.name for c in plan.conflicts] == [long_name] and not plan
+
+
 def test_deleting_the_service_removes_everything_it_owns_and_nothing_else() -> None:
     desired = base_desired()
     other = Owner("myfederation", "mynamespace", "web")
@@ -242,3 +248,12 @@ def test_any_transition_converges_in_one_plan(before: list[Shard], after: list[S
     for r in result:
         names.setdefault(r.name, set()).add(r.type)
     assert all(types == {"CNAME"} for types in names.values() if "CNAME" in types)
+
+
+def test_marker_compared_by_meaning_not_quoting() -> None:
+    record = RecordSet("a.example.com.", "A", 60, ("192.0.2.1",))
+    unquoted = RecordSet(registry_name(record.name), "TXT", 60, (NGINX.txt().strip('"'),))
+    assert not plan_changes([record], [record, unquoted], NGINX)
+    doubled = RecordSet(registry_name(record.name), "TXT", 60, (NGINX.txt(), NGINX.txt().strip('"')))
+    plan = plan_changes([record], [record, doubled], NGINX)
+    assert [(c.action, c.record.data) for c in plan.changes] == [(Action.UPDATE, (NGINX.txt(),))]

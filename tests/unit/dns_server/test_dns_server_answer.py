@@ -267,12 +267,16 @@ def test_tsig_signed_queries_are_not_cached(zones: ZoneSet) -> None:
     assert not zones.cache(1232)
 
 
-_label = st.text(alphabet="abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-", min_size=1, max_size=12)
+_label = st.text(
+    alphabet="abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-", min_size=1, max_size=12
+)
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
-    labels=st.lists(st.sampled_from(["www", "WWW", "c1", "nope", "Deep.a.B", "big", "mail"]), min_size=1, max_size=1),
+    labels=st.lists(
+        st.sampled_from(["www", "WWW", "c1", "nope", "Deep.a.B", "big", "mail"]), min_size=1, max_size=1
+    ),
     extra=st.lists(_label, max_size=2),
     qtype=st.sampled_from(["A", "AAAA", "TXT", "CNAME", "MX", "ANY", "SOA"]),
     edns=st.sampled_from([-1, 0]),
@@ -298,7 +302,9 @@ def test_cached_answers_equal_freshly_rendered_ones(
     if not rd:
         query.flags &= ~dns.flags.RD
     wire = query.to_wire()
-    twin = dns.message.make_query(qname.lower(), qtype, use_edns=edns, payload=payload, want_dnssec=do and edns == 0)
+    twin = dns.message.make_query(
+        qname.lower(), qtype, use_edns=edns, payload=payload, want_dnssec=do and edns == 0
+    )
     twin.id = qid ^ 0x5A5A
     twin.flags = query.flags
     warm = ZoneSet([zone])

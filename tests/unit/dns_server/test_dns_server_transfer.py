@@ -46,7 +46,9 @@ def _axfr_query(keyring: dict | None = None, keyname: str = "xfr.") -> dns.messa
 def _ixfr_query(serial: int, keyring: dict | None = KEYRING) -> dns.message.Message:
     query = dns.message.make_query("example.com.", "IXFR")
     query.authority = [
-        dns.rrset.from_text("example.com.", 0, "IN", "SOA", f"ns1.example.com. h.example.com. {serial} 1 1 1 1")
+        dns.rrset.from_text(
+            "example.com.", 0, "IN", "SOA", f"ns1.example.com. h.example.com. {serial} 1 1 1 1"
+        )
     ]
     if keyring is not None:
         query.use_tsig(keyring, keyname="xfr.")
@@ -98,7 +100,9 @@ def test_axfr_needs_the_key_once_one_is_configured() -> None:
     ("keyring", "keyname", "error"),
     [(OTHER_SECRET, "xfr.", dns.rcode.BADSIG), (UNKNOWN_KEY, "stranger.", dns.rcode.BADKEY)],
 )
-def test_bad_signature_or_unknown_key_is_notauth_with_tsig_error(keyring: dict, keyname: str, error: int) -> None:
+def test_bad_signature_or_unknown_key_is_notauth_with_tsig_error(
+    keyring: dict, keyname: str, error: int
+) -> None:
     zones = ZoneSet([_zone(10)])
     query = _axfr_query(keyring, keyname)
     wire = answer(query.to_wire(), zones, tsig_keyring=KEYRING, transport="tcp")
@@ -126,7 +130,9 @@ def test_axfr_over_udp_is_formerr_and_unknown_zone_notauth() -> None:
     assert response.rcode() == dns.rcode.NOTAUTH
 
 
-def _changed(zone: ZoneData, now: float, upserts=(), deletes=(), limits: JournalLimits = JournalLimits()) -> ZoneData:
+def _changed(
+    zone: ZoneData, now: float, upserts=(), deletes=(), limits: JournalLimits = JournalLimits()
+) -> ZoneData:
     new = advance(zone, zone.with_changes(upserts, deletes), now, limits)
     assert new is not None
     return new
@@ -180,7 +186,15 @@ def test_ixfr_from_a_serial_outside_the_journal_is_a_full_transfer() -> None:
     query = _ixfr_query(v1.serial)
     rrs = _read_transfer(
         query,
-        list(respond(query.to_wire(), ZoneSet([v3]), tsig_keyring=KEYRING, transport="tcp", on_transfer=lambda k, z: seen.append(k))),
+        list(
+            respond(
+                query.to_wire(),
+                ZoneSet([v3]),
+                tsig_keyring=KEYRING,
+                transport="tcp",
+                on_transfer=lambda k, z: seen.append(k),
+            )
+        ),
     )
     assert seen == ["ixfr_full"]
     assert len(rrs) == v3.record_count + 1 and rrs[0] == rrs[-1]
@@ -189,7 +203,9 @@ def test_ixfr_from_a_serial_outside_the_journal_is_a_full_transfer() -> None:
 def test_ixfr_when_up_to_date_is_the_soa_alone() -> None:
     zone = _zone(5)
     query = _ixfr_query(zone.serial)
-    rrs = _read_transfer(query, list(respond(query.to_wire(), ZoneSet([zone]), tsig_keyring=KEYRING, transport="tcp")))
+    rrs = _read_transfer(
+        query, list(respond(query.to_wire(), ZoneSet([zone]), tsig_keyring=KEYRING, transport="tcp"))
+    )
     assert [r[1] for r in rrs] == ["SOA"]
 
 
@@ -227,3 +243,20 @@ def test_journal_stays_within_its_limits() -> None:
     assert zone.journal[-1].to_serial == zone.serial
     assert all(a.to_serial == b.from_serial for a, b in zip(zone.journal, zone.journal[1:], strict=False))
     assert "x.example.com." in zone
+
+
+def test_a_query_signed_too_long_ago_gets_a_signed_badtime(monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+
+    real_time = time.time
+    query = dns.message.make_query("example.com.", "SOA")
+    query.use_tsig(KEYRING, keyname="xfr.", fudge=300)
+    monkeypatch.setattr(time, "time", lambda: real_time() - 3600)  # the client's clock is an hour slow
+    wire = query.to_wire()
+    monkeypatch.setattr(time, "time", real_time)
+    response_wire = answer(wire, ZoneSet([_zone(3)]), tsig_keyring=KEYRING)
+    response = dns.message.from_wire(response_wire or b"", keyring=False)
+    assert response.rcode() == dns.rcode.NOTAUTH and response.tsig_error == dns.rcode.BADTIME
+    assert response.mac  # signed, so the client can trust the error
+    with pytest.raises(dns.tsig.PeerBadTime):
+        dns.message.from_wire(response_wire or b"", keyring=KEYRING, request_mac=query.mac)

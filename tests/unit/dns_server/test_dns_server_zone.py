@@ -32,7 +32,9 @@ def test_settings_defaults_and_soa() -> None:
         "hostmaster.example.com.",
         42,
     )
-    custom = ZoneSettings.for_origin("example.com.", ns_names=["a.ns.net.", "b"], hostmaster="dns.example.org.")
+    custom = ZoneSettings.for_origin(
+        "example.com.", ns_names=["a.ns.net.", "b"], hostmaster="dns.example.org."
+    )
     assert [n.to_text() for n in custom.ns_names] == ["a.ns.net.", "b.example.com."]
 
 
@@ -57,7 +59,8 @@ def test_bad_record_sets_are_refused(spec: RecordSetSpec, message: str) -> None:
 def test_cname_cannot_coexist_with_other_data() -> None:
     with pytest.raises(ZoneDataError, match="CNAME"):
         ZoneData.build(
-            SETTINGS, [RecordSetSpec("www", "A", 60, ("192.0.2.1",)), RecordSetSpec("www", "CNAME", 60, ("x",))]
+            SETTINGS,
+            [RecordSetSpec("www", "A", 60, ("192.0.2.1",)), RecordSetSpec("www", "CNAME", 60, ("x",))],
         )
     zone = ZoneData.build(SETTINGS, [RecordSetSpec("www", "A", 60, ("192.0.2.1",))])
     with pytest.raises(ZoneDataError):
@@ -71,7 +74,10 @@ def test_cname_cannot_coexist_with_other_data() -> None:
 def test_names_are_case_insensitive_and_relative_to_the_origin() -> None:
     zone = ZoneData.build(
         SETTINGS,
-        [RecordSetSpec("WWW", "A", 60, ("192.0.2.1",)), RecordSetSpec("Api.Example.Com.", "CNAME", 60, ("WWW",))],
+        [
+            RecordSetSpec("WWW", "A", 60, ("192.0.2.1",)),
+            RecordSetSpec("Api.Example.Com.", "CNAME", 60, ("WWW",)),
+        ],
     )
     assert "www.example.com." in zone and "WWW.EXAMPLE.COM." in zone
     cname = zone.rrset(_name("API.example.com."), dns.rdatatype.CNAME)
@@ -130,15 +136,23 @@ def test_incremental_diff_equals_the_full_diff() -> None:
         return {line for rrset in diff for line in rrset.to_text().splitlines()}
 
     inc, full = diff_content(zone, derived), diff_content(zone, rebuilt)
-    assert as_text(inc[0]) == as_text(full[0]) == {
-        "h2.example.com. 60 IN A 192.0.2.2",
-        "h3.example.com. 60 IN A 192.0.2.3",
-    }
-    assert as_text(inc[1]) == as_text(full[1]) == {
-        "h1.example.com. 60 IN A 198.51.100.1",
-        "h3.example.com. 120 IN A 192.0.2.3",
-        'new.example.com. 60 IN TXT "x"',
-    }
+    assert (
+        as_text(inc[0])
+        == as_text(full[0])
+        == {
+            "h2.example.com. 60 IN A 192.0.2.2",
+            "h3.example.com. 60 IN A 192.0.2.3",
+        }
+    )
+    assert (
+        as_text(inc[1])
+        == as_text(full[1])
+        == {
+            "h1.example.com. 60 IN A 198.51.100.1",
+            "h3.example.com. 120 IN A 192.0.2.3",
+            'new.example.com. 60 IN TXT "x"',
+        }
+    )
 
 
 def test_advance_grows_the_serial_and_skips_no_op_changes() -> None:
@@ -150,7 +164,9 @@ def test_advance_grows_the_serial_and_skips_no_op_changes() -> None:
     older = first.with_changes([RecordSetSpec("a", "A", 1, ("192.0.2.2",))]).with_serial(7)
     second = advance(first, older, NOW)
     assert second is not None and second.serial == first.serial + 1
-    proposed = second.with_changes([RecordSetSpec("a", "A", 1, ("192.0.2.3",))]).with_serial(second.serial + 100)
+    proposed = second.with_changes([RecordSetSpec("a", "A", 1, ("192.0.2.3",))]).with_serial(
+        second.serial + 100
+    )
     third = advance(second, proposed, NOW)
     assert third is not None and third.serial == second.serial + 100
     assert [(d.from_serial, d.to_serial) for d in third.journal] == [

@@ -181,7 +181,7 @@ def test_config_map() -> None:
 
 
 def event(**fields: Any) -> Obj:
-    base = {"involvedObject": {"kind": "Service", "namespace": "default", "name": "nginx", "uid": "u1",
+    base: dict[str, Any] = {"involvedObject": {"kind": "Service", "namespace": "default", "name": "nginx", "uid": "u1",
                                "apiVersion": "v1", "resourceVersion": "42"},
             "reason": "CreatedInCluster", "message": "Created service in cluster c1 ", "type": "Normal",
             "source": {"component": "kfed-service-controller"}, "count": 3,

@@ -158,7 +158,7 @@ def test_record_set_table() -> None:
 
 def test_lease() -> None:
     s = LeaseStrategy()
-    lease = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+    lease: Obj = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
              "metadata": {"name": "kfed-controller-manager", "namespace": "federation-system",
                           "creationTimestamp": TS, "generation": 1},
              "spec": {"holderIdentity": "host-1_abc", "leaseDurationSeconds": 15, "leaseTransitions": 0}}

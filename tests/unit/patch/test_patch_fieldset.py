@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from patch_schemas import PORT_80, PORT_443, POD, SERVICE, service
+from tests.unit.patch.patch_schemas import POD, PORT_80, PORT_443, SERVICE, service
 
 from kfed.api.patch import FieldSet, PatchError, compare_fields, fields_of, path_string
 

@@ -33,7 +33,7 @@ def test_json_patch_add_replace_remove() -> None:
     assert out["spec"]["ports"] == [{"port": 80, "targetPort": 8080}, {"port": 443}]
     assert out["spec"]["type"] == "LoadBalancer"
     assert out["metadata"]["labels"] == {"app": "web"}
-    assert SVC == before, "the input object must not change"
+    assert before == SVC, "the input object must not change"
     out["spec"]["selector"]["app"] = "changed"
     assert SVC["spec"]["selector"]["app"] == "web", "the result must not share containers with the input"
 
@@ -85,7 +85,7 @@ def test_merge_patch_null_deletes_lists_replace() -> None:
                                   "spec": {"ports": [{"port": 443}], "type": None}})
     assert out["metadata"]["labels"] == {"app": "web", "env": "prod"}
     assert out["spec"] == {"ports": [{"port": 443}], "selector": {"app": "web"}}
-    assert SVC == before
+    assert before == SVC
     out["metadata"]["name"] = "other"
     assert SVC["metadata"]["name"] == "web"
 

@@ -7,7 +7,9 @@ import json
 from typing import Any
 
 import pytest
-from patch_schemas import PORT_80, PORT_443, POD, SERVICE, service, stored
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from tests.unit.patch.patch_schemas import POD, PORT_80, PORT_443, SERVICE, service, stored
 
 from kfed.api.patch import (
     LAST_APPLIED_ANNOTATION,
@@ -127,7 +129,7 @@ def test_conflict_with_a_client_side_apply_manager() -> None:
     assert err.value.message == (
         'Apply failed with 1 conflict: conflict with "kubectl-client-side-apply" using v1: .spec.selector')
     assert err.value.conflicts == [("kubectl-client-side-apply", ".spec.selector")]
-    assert err.value.causes() == [{"type": "FieldManagerConflict",
+    assert err.value.causes() == [{"reason": "FieldManagerConflict",
                                    "message": 'conflict with "kubectl-client-side-apply" using v1',
                                    "field": ".spec.selector"}]
     # the same values are no conflict: both managers own them
@@ -270,3 +272,67 @@ def test_managed_fields_json_round_trip() -> None:
     decoded = decode_managed_fields(wire)
     assert {m for m, _, _, _ in decoded} == {"kubectl", "kubectl-label"}
     assert [e.to_dict() for e in sorted(decoded.values(), key=lambda e: e.operation)] == encoded
+
+
+def test_set_lists_are_shared_item_by_item() -> None:
+    def cfg(*finalizers: str) -> dict[str, Any]:
+        obj = service()
+        obj["metadata"]["finalizers"] = list(finalizers)
+        return obj
+
+    live = stored(apply(None, cfg("a.example/one", "shared"), "first", now=T0))
+    live = apply(live, cfg("b.example/two", "shared"), "second", now=T1)
+    assert live["metadata"]["finalizers"] == ["a.example/one", "b.example/two", "shared"]
+    out = apply(live, cfg(), "first", now=T2)
+    assert out["metadata"]["finalizers"] == ["b.example/two", "shared"]
+    assert owned(out, "second").has(("f:metadata", "f:finalizers", 'v:"shared"'))
+
+
+def test_unknown_structure_is_merged_and_pruned_by_key() -> None:
+    schema = {"type": "object", "properties": {"spec": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}}}
+    first = server_side_apply(None, {"spec": {"a": {"x": 1, "y": 2}, "list": [1, 2]}}, manager="m", schema=schema,
+                              force=False, api_version="v1", now=T0)
+    out = server_side_apply(first, {"spec": {"a": {"x": 1}, "list": [3]}}, manager="m", schema=schema, force=False,
+                            api_version="v1", now=T1)
+    assert out["spec"] == {"a": {"x": 1}, "list": [3]}
+    assert FieldSet.from_fields_v1(out["metadata"]["managedFields"][0]["fieldsV1"]) == FieldSet.from_paths([
+        ("f:spec", "f:a"), ("f:spec", "f:a", "f:x"), ("f:spec", "f:list")])
+
+
+port_numbers = st.lists(st.integers(1, 6), unique=True, max_size=4)
+label_maps = st.dictionaries(st.sampled_from(["app", "tier", "env"]), st.sampled_from(["a", "b"]), max_size=3)
+
+
+def _cfg(ports: list[int], labels: dict[str, str], affinity: str | None) -> dict[str, Any]:
+    cfg = service(ports=[{"port": p, "targetPort": p * 10} for p in ports], labels=labels)
+    if affinity is not None:
+        cfg["spec"]["sessionAffinity"] = affinity
+    return cfg
+
+
+@settings(max_examples=100, deadline=None)
+@given(port_numbers, label_maps, st.none() | st.sampled_from(["None", "ClientIP"]),
+       port_numbers, label_maps, st.none() | st.sampled_from(["None", "ClientIP"]))
+def test_reapplying_converges_to_the_latest_config(p1: list[int], l1: dict[str, str], a1: str | None,
+                                                    p2: list[int], l2: dict[str, str], a2: str | None) -> None:
+    first = stored(apply(None, _cfg(p1, l1, a1), now=T0))
+    second = apply(first, _cfg(p2, l2, a2), now=T1)
+    # one applier alone: the object is exactly its latest configuration
+    fresh = apply(None, _cfg(p2, l2, a2), now=T1)
+    assert second["spec"] == fresh["spec"]
+    assert second["metadata"].get("labels") == fresh["metadata"].get("labels")
+    assert [e["fieldsV1"] for e in second["metadata"]["managedFields"]] == [
+        e["fieldsV1"] for e in fresh["metadata"]["managedFields"]]
+    assert apply(second, _cfg(p2, l2, a2), now=T2) == second
+
+
+def test_pruning_never_removes_identity_metadata() -> None:
+    live = stored(apply(None, web_config(), now=T0))
+    cfg = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"}}
+    out = apply(live, cfg, now=T1)
+    assert out["metadata"]["name"] == "web"
+    assert out["metadata"]["uid"] == "u-1"
+    assert out["metadata"]["namespace"] == "default"
+    assert "labels" not in out["metadata"]
+    assert out["spec"] == {}
+    assert "managedFields" not in out["metadata"], "an applier that owns nothing has no entry"

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from patch_schemas import POD, SERVICE, service, stored
+from tests.unit.patch.patch_schemas import POD, SERVICE, service, stored
 
 from kfed.api.patch import PatchError, apply_merge_patch, apply_strategic_merge_patch
 
@@ -238,3 +238,29 @@ patch_values = st.recursive(scalars | st.none(), lambda inner: st.lists(scalars,
 @given(st.dictionaries(keys, values, max_size=3), st.dictionaries(keys, patch_values, max_size=3))
 def test_without_schema_strategic_merge_is_a_merge_patch(doc: dict[str, Any], patch: dict[str, Any]) -> None:
     assert apply_strategic_merge_patch(doc, patch, {}) == apply_merge_patch(doc, patch)
+
+
+# The body kubectl 1.32 sent (captured with -v=8) for `kubectl apply -f svc.yaml` after port 443 was
+# replaced by 8080 in the file.
+KUBECTL_132_APPLY_PATCH = (
+    r'{"metadata":{"annotations":{"kubectl.kubernetes.io/last-applied-configuration":"{\"apiVersion\":\"v1\",'
+    r'\"kind\":\"Service\",\"metadata\":{\"annotations\":{},\"labels\":{\"app\":\"web\"},\"name\":\"web\",'
+    r'\"namespace\":\"default\"},\"spec\":{\"ports\":[{\"name\":\"p80\",\"port\":80,\"targetPort\":8080},'
+    r'{\"name\":\"p8080\",\"port\":8080,\"targetPort\":9090}],\"selector\":{\"app\":\"web\"}}}\n"}},'
+    r'"spec":{"$setElementOrder/ports":[{"port":80},{"port":8080}],"ports":[{"name":"p8080","port":8080,'
+    r'"targetPort":9090},{"$patch":"delete","port":443}]}}'
+)
+
+
+def test_the_patch_kubectl_132_sends_for_client_side_apply() -> None:
+    live = stored(service(ports=[{"name": "p80", "port": 80, "protocol": "TCP", "targetPort": 8080},
+                                 {"name": "p443", "port": 443, "protocol": "TCP", "targetPort": 8443}],
+                          selector={"app": "web"}, labels={"app": "web"}, type="ClusterIP"))
+    live["metadata"]["annotations"] = {LAST_APPLIED: "{}\n"}
+    out = apply_strategic_merge_patch(live, json.loads(KUBECTL_132_APPLY_PATCH), SERVICE)
+    assert out["spec"]["ports"] == [
+        {"name": "p80", "port": 80, "protocol": "TCP", "targetPort": 8080},
+        {"name": "p8080", "port": 8080, "targetPort": 9090},
+    ]
+    assert json.loads(out["metadata"]["annotations"][LAST_APPLIED])["spec"]["ports"][1]["port"] == 8080
+    assert out["spec"]["type"] == "ClusterIP"

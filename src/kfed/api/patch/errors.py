@@ -45,8 +45,9 @@ class ApplyConflict(Exception):
         super().__init__(self.message)
 
     def causes(self) -> list[Obj]:
-        """metav1.StatusCause entries, one per conflicting field, as kube-apiserver sends them."""
-        return [{"type": "FieldManagerConflict", "message": f"conflict with {printed}", "field": path}
+        """metav1.StatusCause entries, one per conflicting field, as kube-apiserver sends them
+        (the cause type travels in the JSON key `reason`)."""
+        return [{"reason": "FieldManagerConflict", "message": f"conflict with {printed}", "field": path}
                 for _, printed, path in self._details]
 
 

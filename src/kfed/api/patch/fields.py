@@ -189,6 +189,8 @@ def _compare_leaf(a: FieldSet, m: FieldSet, r: FieldSet, pe: str, lhs: Any, rhs:
 
 
 def _compare(a: FieldSet, m: FieldSet, r: FieldSet, pe: str, lhs: Any, rhs: Any, schema: Obj) -> None:
+    if type(lhs) is type(rhs) and lhs == rhs:
+        return  # most of an object is unchanged: one C-level comparison instead of a walk
     left, right = _shape(lhs, schema), _shape(rhs, schema)
     shape = left if left is not None else right
     if shape is None or shape == _LEAF or (left is not None and right is not None and left != right):

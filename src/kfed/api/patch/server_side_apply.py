@@ -26,13 +26,14 @@ from kfed.api.patch.managed_fields import (
     reset_field_set,
     set_managed_fields,
 )
-from kfed.api.patch.structured_merge import merge_applied, paths_to_prune, remove_paths, strip_nulls
+from kfed.api.patch.structured_merge import drop_unset_fields, merge_applied, paths_to_prune, remove_paths
 from kfed.model.resource import Obj
 
 LAST_APPLIED_ANNOTATION = "kubectl.kubernetes.io/last-applied-configuration"
 # kube-apiserver keeps the client-side apply annotation in step only for kubectl's own applies.
 _LAST_APPLIED_SYNC_MANAGER = "kubectl"
 _MAX_ANNOTATION_BYTES = 256 * 1024
+_KEEP = FieldSet.from_paths([("f:apiVersion",), ("f:kind",), ("f:metadata", "f:name")])
 
 
 def server_side_apply(live: Obj | None, applied: Obj, *, manager: str, schema: Obj, force: bool,
@@ -51,7 +52,8 @@ def server_side_apply(live: Obj | None, applied: Obj, *, manager: str, schema: O
         raise PatchError("metadata.managedFields must be nil", 400)
 
     reset = reset_field_set(reset_fields)
-    config_set = owned_only(fields_of(applied, schema, strict=True), reset)
+    config_fields = fields_of(applied, schema, strict=True).recursive_difference(reset)
+    config_set = owned_only(config_fields)
 
     live_plain = without_managed_fields(live) if live is not None else {}
     managers = _live_managers(live, live_plain, schema, api_version, now, reset)
@@ -63,9 +65,12 @@ def server_side_apply(live: Obj | None, applied: Obj, *, manager: str, schema: O
     managers[identity] = ManagedFieldsEntry(manager, APPLY, api_version, config_set,
                                             last.time if last is not None else None, subresource)
     if last is not None and last.fields:
-        owned = FieldSet()
-        for entry in managers.values():
-            owned = owned.union(entry.fields)
+        # Pruning sees the configuration's fields before identity metadata is stripped from them
+        # (as structured-merge-diff does), so metadata itself always counts as applied.
+        owned = config_fields.union(_KEEP)
+        for other_identity, entry in managers.items():
+            if other_identity != identity:
+                owned = owned.union(entry.fields)
         remove_paths(merged, paths_to_prune(last.fields, owned, schema), schema)
 
     comparison = compare_fields(live_plain, merged, schema)
@@ -90,7 +95,7 @@ def server_side_apply(live: Obj | None, applied: Obj, *, manager: str, schema: O
             if other_identity != identity:
                 entry.fields = entry.fields.difference(removed)
 
-    strip_nulls(merged, schema)
+    drop_unset_fields(merged, schema)
     changed_object = merged != live_plain
     entry = managers[identity]
     if changed_object or entry.time is None:

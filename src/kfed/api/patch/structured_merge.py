@@ -28,7 +28,7 @@ def merge_applied(live: Obj, applied: Obj, schema: Obj) -> Obj:
 
     Granular maps merge key by key; `set` and `map` lists merge item by item (applied order for
     the items both have, live-only items kept where they were); scalars and atomic values are
-    replaced. A null in `applied` replaces a leaf (strip_nulls then drops it).
+    replaced. A null in `applied` replaces a leaf (drop_unset_fields then drops it).
     """
     merged = _merge(live, applied, resolve(schema))
     assert isinstance(merged, dict)
@@ -152,26 +152,32 @@ def _prune(last: FieldSet, owned: FieldSet | None, schema: Obj) -> FieldSet:
 
 
 def remove_paths(obj: Obj, paths: FieldSet, schema: Obj) -> None:
-    """Remove `paths` (and everything under their members) from `obj` in place. A map that the
-    removal empties goes too, as it would decode to nothing in Kubernetes."""
-    _remove(obj, paths, resolve(schema))
+    """Remove `paths` (and everything under their members) from `obj` in place. A list or map that
+    the removal empties goes too, as it would decode to nothing in Kubernetes (a struct stays `{}`)."""
+    _remove(obj, paths, resolve(schema), top=True)
 
 
-def _remove(value: Any, paths: FieldSet, schema: Obj) -> None:
+def _remove(value: Any, paths: FieldSet, schema: Obj, top: bool = False) -> None:
     if isinstance(value, dict):
         if map_is_atomic(schema):
             return
         for pe in paths.members:
-            if pe.startswith("f:"):
-                value.pop(pe[2:], None)
+            if not pe.startswith("f:") or pe[2:] not in value:
+                continue
+            if top and "properties" in field_schema(schema, pe[2:]):
+                # spec, status: Kubernetes' typed objects always have them, at worst empty
+                value[pe[2:]] = {}
+            else:
+                del value[pe[2:]]
         for pe, child in paths.children.items():
             name = pe[2:]
             if not pe.startswith("f:") or name not in value:
                 continue
             sub = value[name]
             if isinstance(sub, dict | list) and sub:
-                _remove(sub, child, field_schema(schema, name))
-                if not sub:
+                sub_schema = field_schema(schema, name)
+                _remove(sub, child, sub_schema)
+                if not sub and "properties" not in sub_schema:
                     del value[name]
     elif isinstance(value, list):
         kind, keys = list_type(schema)
@@ -190,22 +196,36 @@ def _remove(value: Any, paths: FieldSet, schema: Obj) -> None:
         value[:] = kept
 
 
-def strip_nulls(obj: Any, schema: Obj) -> None:
-    """Drop null values of fields that are not `nullable` (a null in an applied configuration means
-    the field is unset, as decoding into a typed Kubernetes object does)."""
+def drop_unset_fields(obj: Any, schema: Obj) -> None:
+    """Normalise `obj` as decoding into a typed Kubernetes object would: drop null values of fields
+    that are not `nullable` (a null in an applied configuration means "unset"), and empty lists and
+    empty maps of declared list and map fields (Kubernetes omits them when empty). Structs (`{}`
+    meaning "present", like emptyDir) and fields of unknown structure are kept as they are."""
     _strip(obj, resolve(schema))
 
 
 def _strip(value: Any, schema: Obj) -> None:
     if isinstance(value, dict):
-        for key in [k for k, v in value.items() if v is None]:
-            if not is_nullable(field_schema(schema, key)):
-                del value[key]
+        doomed: list[str] = []
         for key, sub in value.items():
-            if isinstance(sub, dict | list):
-                _strip(sub, field_schema(schema, key))
+            sub_schema = field_schema(schema, key)
+            if sub is None:
+                if not is_nullable(sub_schema):
+                    doomed.append(key)
+            elif isinstance(sub, dict | list):
+                _strip(sub, sub_schema)
+                if not sub and _omitted_when_empty(sub, sub_schema):
+                    doomed.append(key)
+        for key in doomed:
+            del value[key]
     elif isinstance(value, list):
         item_schema = items_schema(schema)
         for item in value:
             if isinstance(item, dict | list):
                 _strip(item, item_schema)
+
+
+def _omitted_when_empty(value: Obj | list[Any], schema: Obj) -> bool:
+    if isinstance(value, list):
+        return schema.get("type") == "array"
+    return "additionalProperties" in schema and "properties" not in schema

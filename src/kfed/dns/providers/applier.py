@@ -134,7 +134,12 @@ class ProviderApplier:
             applied = requests = 0
             replans = 0
             while True:
-                plan = make_plan(await self.current(zone, refresh=replans > 0))
+                try:
+                    current = await self.current(zone, refresh=replans > 0)
+                except ProviderError:
+                    self.stats.failures += 1
+                    raise
+                plan = make_plan(current)
                 try:
                     requests += await self._apply_counting(zone, plan)
                     applied += len(plan)

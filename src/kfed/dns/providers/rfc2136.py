@@ -132,8 +132,11 @@ class RFC2136Provider:
 
     def _messages(self, zone: str, batch: Sequence[Change]) -> list[dns.update.UpdateMessage]:
         message = self._message(zone, batch)
-        if len(message.to_wire()) <= MAX_MESSAGE:
-            return [message]
+        try:
+            if len(message.to_wire()) <= MAX_MESSAGE:
+                return [message]
+        except dns.exception.TooBig:
+            pass  # over 64 KiB: split below
         groups: list[list[Change]] = []
         for change in batch:
             group = owned_name(change.record.name) or change.record.name

@@ -24,6 +24,7 @@ import dns.tsig
 from kfed.dns.server.answer import DEFAULT_MAX_UDP, answer, respond
 from kfed.dns.server.journal import JournalLimits, advance
 from kfed.dns.server.notify import Notifier, NotifyTarget
+from kfed.dns.server.serial import serial_ge
 from kfed.dns.server.sources import ZoneSource
 from kfed.dns.server.zone import ZoneData
 from kfed.dns.server.zoneset import ZoneSet
@@ -50,6 +51,7 @@ class _UDPProtocol(asyncio.DatagramProtocol):
     def __init__(self, server: DNSServer) -> None:
         self._server = server
         self._transport: asyncio.DatagramTransport | None = None
+        self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = transport  # type: ignore[assignment]
@@ -68,6 +70,10 @@ class _UDPProtocol(asyncio.DatagramProtocol):
 
     def error_received(self, exc: Exception) -> None:
         logger.debug("event=udp_error error=%r", exc)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.closed.done():
+            self.closed.set_result(None)
 
 
 class DNSServer:
@@ -112,6 +118,7 @@ class DNSServer:
         self.zones = ZoneSet()
         self.stats = ServerStats()
         self._udp: asyncio.DatagramTransport | None = None
+        self._udp_protocol: _UDPProtocol | None = None
         self._tcp: asyncio.Server | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._connections: set[asyncio.Task[None]] = set()
@@ -156,7 +163,7 @@ class DNSServer:
         async with asyncio.timeout(timeout):
             while True:
                 zone = self.zones.get(name)
-                if zone is not None and (serial is None or zone.serial >= serial):
+                if zone is not None and (serial is None or serial_ge(zone.serial, serial)):
                     return zone
                 await self._zone_changed.wait()
 
@@ -180,7 +187,9 @@ class DNSServer:
         else:
             raise OSError(errno.EADDRINUSE, "no port free for both UDP and TCP")
         self.port = port
-        self._udp, _ = await loop.create_datagram_endpoint(lambda: _UDPProtocol(self), sock=udp_sock)
+        self._udp, self._udp_protocol = await loop.create_datagram_endpoint(
+            lambda: _UDPProtocol(self), sock=udp_sock
+        )
         self._running = True
         first_snapshots = []
         for source in self._sources:
@@ -190,9 +199,10 @@ class DNSServer:
         if first_snapshots:
             done, _pending = await asyncio.wait(first_snapshots, timeout=self.startup_timeout)
             for future in done:
-                if future.exception() is not None:
+                error = future.exception()
+                if error is not None:
                     await self.stop()
-                    raise future.exception()  # type: ignore[misc]
+                    raise error
             if len(done) < len(first_snapshots):
                 logger.warning("event=zones_not_loaded waited=%ss", self.startup_timeout)
         if self.notifier is not None:
@@ -210,7 +220,10 @@ class DNSServer:
             await self.notifier.close()
         if self._udp is not None:
             self._udp.close()
+            if self._udp_protocol is not None:
+                await self._udp_protocol.closed  # the socket is closed (port free) after this
             self._udp = None
+            self._udp_protocol = None
         if self._tcp is not None:
             self._tcp.close()
             for task in list(self._connections):

@@ -8,8 +8,9 @@ latest still covers them).
 `SnapshotBuilder` does the bookkeeping every source needs: it remembers the record sets it was
 given, so a new full list (a re-read file, a re-listed API) turns into just the record sets that
 changed, and only those are parsed again. A new source (the federation API's DNSRecordSet
-objects, say) is a loop that calls `builder.apply(...)` or `builder.replace(...)` and publishes
-the result with `LatestSnapshot.publish`.
+objects, say) is a loop that calls `builder.replace_name(name, record_sets)` per changed object
+(or `apply`/`replace`) and publishes the result with `LatestSnapshot.publish`;
+InMemoryZoneSource is the smallest example.
 """
 
 from __future__ import annotations
@@ -45,10 +46,12 @@ class SnapshotBuilder:
         self, settings: ZoneSettings, records: Iterable[RecordSetLike] = (), *, serial: int = 0
     ) -> None:
         self._origin_text = settings.origin.to_text().lower()
-        self._specs: dict[_SpecKey, _SpecValue] = {}
         normalized = self._normalize(records)
         self.current = ZoneData.build(settings, normalized.values(), serial=serial)
-        self._specs = {k: (r.ttl, r.data) for k, r in normalized.items()}
+        self._specs: dict[_SpecKey, _SpecValue] = {}
+        self._types: dict[str, set[str]] = {}  # name -> its types, for replace_name
+        for key, r in normalized.items():
+            self._remember(key, (r.ttl, r.data))
 
     @property
     def settings(self) -> ZoneSettings:
@@ -73,11 +76,23 @@ class SnapshotBuilder:
         delete_keys = [(self._absolute(n), t.upper()) for n, t in deletes]
         return self._derive(list(normalized.values()), delete_keys, serial)
 
+    def replace_name(self, name: str, record_sets: Iterable[RecordSetLike], *, serial: int = 0) -> ZoneData:
+        """Everything at `name` is now `record_sets` (types not among them are deleted): one
+        DNSRecordSet object's worth of change. An empty list deletes the name."""
+        owner = self._absolute(name)
+        normalized = self._normalize(record_sets)
+        if any(n != owner for n, _ in normalized):
+            raise ZoneDataError(f"record sets for {owner} name another owner")
+        upserts = [r for k, r in normalized.items() if self._specs.get(k) != (r.ttl, r.data)]
+        deletes = [(owner, t) for t in self._types.get(owner, ()) if (owner, t) not in normalized]
+        return self._derive(upserts, deletes, serial)
+
     def with_settings(self, settings: ZoneSettings, *, serial: int = 0) -> ZoneData:
         """The same records under new settings (NS, SOA fields): a rebuild, settings change rarely."""
+        if settings.origin != self.current.origin:
+            raise ValueError("another origin is another zone: make a new SnapshotBuilder")
         records = [RecordSetSpec(n, t, ttl, data) for (n, t), (ttl, data) in self._specs.items()]
         self.current = ZoneData.build(settings, records, serial=serial)
-        self._origin_text = settings.origin.to_text().lower()
         return self.current
 
     def _derive(self, upserts: list[RecordSetSpec], deletes: list[_SpecKey], serial: int) -> ZoneData:
@@ -88,13 +103,24 @@ class SnapshotBuilder:
             zone = zone.with_serial(serial)
         self.current = zone
         for key in deletes:
-            self._specs.pop(key, None)
+            self._forget(key)
         for r in upserts:
             if r.data:
-                self._specs[(r.name, r.type)] = (r.ttl, r.data)
+                self._remember((r.name, r.type), (r.ttl, r.data))
             else:
-                self._specs.pop((r.name, r.type), None)
+                self._forget((r.name, r.type))
         return zone
+
+    def _remember(self, key: _SpecKey, value: _SpecValue) -> None:
+        self._specs[key] = value
+        self._types.setdefault(key[0], set()).add(key[1])
+
+    def _forget(self, key: _SpecKey) -> None:
+        if self._specs.pop(key, None) is not None:
+            types = self._types[key[0]]
+            types.discard(key[1])
+            if not types:
+                del self._types[key[0]]
 
     def _absolute(self, name: str) -> str:
         name = name.strip().lower()

@@ -32,7 +32,10 @@ PROTOCOLS = ("SCTP", "TCP", "UDP")
 
 
 def protocol(description: str) -> Schema:
-    return string(description, enum=PROTOCOLS)
+    # the default matters to server-side apply: `protocol` is a list-map key of ports
+    schema = string(description, enum=PROTOCOLS)
+    schema["default"] = "TCP"
+    return schema
 
 
 # --- Namespace -----------------------------------------------------------------------------

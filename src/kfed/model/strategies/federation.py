@@ -1,7 +1,8 @@
 """federation.kfed.io/v1beta1 kinds: Cluster (a member cluster) and DNSRecordSet.
 
-Both are cluster-scoped custom-style kinds: they keep a metadata.generation that bumps on
-spec changes, and a status subresource that only controllers write.
+Both are cluster-scoped custom-style kinds that keep a metadata.generation bumped on spec
+changes. A Cluster has a status subresource that only the cluster controller writes; a
+DNSRecordSet is all spec.
 """
 
 from __future__ import annotations
@@ -223,7 +224,7 @@ def _validate_record_data(rtype: str, path: str, data: list[Any]) -> list[FieldC
 class DNSRecordSetStrategy(KindStrategy):
     """A set of DNS records at one name: spec.zone, spec.name, spec.records[{type, ttl, data}]."""
 
-    status_subresource = True
+    status_subresource = False
     tracks_generation = True
 
     def default(self, obj: Obj) -> None:

@@ -477,8 +477,10 @@ def validate_cluster_ips_related_fields(spec: dict[str, Any]) -> list[FieldCause
         causes.append(v.invalid("spec.clusterIPs", v.go_string_slice(raw_ips),
                                 "must be empty when `clusterIP` is not specified"))
     families = as_list(spec.get("ipFamilies"))
-    seen: set[Any] = set()
+    seen: set[str] = set()
     for i, family in enumerate(families):
+        if not isinstance(family, str):
+            continue
         if family not in IP_FAMILIES:
             causes.append(v.not_supported(f"spec.ipFamilies[{i}]", family, IP_FAMILIES))
         if family in seen:
@@ -649,8 +651,8 @@ def drop_type_dependent_fields(new: dict[str, Any], old: dict[str, Any]) -> None
         if old.get("ipFamilyPolicy") == new.get("ipFamilyPolicy"):
             new.pop("ipFamilyPolicy", None)
     if _needs_node_port(old) and not _needs_node_port(new):
-        old_node_ports = {p.get("nodePort") for p in _ports(old) if p.get("nodePort")}
-        new_node_ports = {p.get("nodePort") for p in _ports(new) if p.get("nodePort")}
+        old_node_ports = {as_int(p.get("nodePort")) for p in _ports(old)} - {None, 0}
+        new_node_ports = {as_int(p.get("nodePort")) for p in _ports(new)} - {None, 0}
         if new_node_ports <= old_node_ports:
             for port in _ports(new):
                 port.pop("nodePort", None)

@@ -1,0 +1,323 @@
+"""Simulated clusters at scale: memory of a big fleet, and readiness -> EndpointSlice watch latency.
+
+    .venv/bin/python bench/sim_bench.py                                   # 50 x (1,000 Services + 2,000 pods)
+    .venv/bin/python bench/sim_bench.py --clusters 5 --services 200 --pods 400 --flips 200   # quick
+
+One process holds the fleet (as `kfed sim` would). Each cluster gets `--pods` pods (already
+placed on a node, as a scheduler would have done) labelled so that each of `--services` Services
+selects pods/services of them; the simulated kubelets make them Running and Ready and the
+endpoints controllers build the Endpoints and EndpointSlices. Then the RSS is measured, and a
+separate client process lists and watches the EndpointSlices of every cluster over HTTPS (as a
+federation's service controller would). The fleet flips the readiness of one random pod at a
+time through the fault API (the kubelet writes the pod status, the endpoints controller the
+slice); the client reports when the slice event showing the change arrives. Latency = arrival in
+the client - the moment the fault was requested (CLOCK_MONOTONIC is shared by both processes).
+Prints Markdown for docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import json
+import os
+import platform
+import random
+import ssl
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+PODS_READY_TIMEOUT = 1800.0
+
+
+def rss_mib(pid: int | str = "self") -> tuple[float, float]:
+    """(current RSS, peak RSS) in MiB from /proc."""
+    fields = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        fields[key] = value.strip()
+    return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
+
+
+def progress(what: str, t0: float) -> None:
+    print(f"  {what} ({time.monotonic() - t0:.0f}s, RSS {rss_mib()[0]:.0f} MiB)", file=sys.stderr, flush=True)
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
+
+
+# -- the fleet side -----------------------------------------------------------------------------
+
+
+def bench_layout(n: int) -> list[Any]:
+    from kfed.sim.layout import ClusterSpec
+
+    # 10 clusters per region (one zone each), like a big version of the guide's layout.
+    return [ClusterSpec(f"bench-r{i // 10}-z{i % 10}", f"region-{i // 10}", (f"region-{i // 10}-z{i % 10}",))
+            for i in range(n)]
+
+
+async def create_pods(cluster: Any, services: int, pods: int) -> None:
+    from kfed.api.objects import WriteOptions
+
+    objects = cluster.objects
+    nodes = [n["metadata"]["name"] for n in (await objects.list(cluster.resource("nodes"), None)).items]
+    opts = WriteOptions(field_manager="kubectl-create")
+    for i in range(pods):
+        app = f"svc-{i * services // pods}"
+        await objects.create(cluster.resource("pods"), "default", {
+            "metadata": {"name": f"{app}-pod-{i}", "labels": {"app": app}},
+            "spec": {"nodeName": nodes[i % len(nodes)],
+                     "containers": [{"name": "web", "image": "nginx:1.27", "ports": [{"containerPort": 80}]}]},
+        }, opts)
+        if i % 50 == 0:
+            await asyncio.sleep(0)  # let the controllers keep up (a tight loop never yields)
+
+
+async def create_services(cluster: Any, services: int, service_type: str) -> None:
+    from kfed.api.objects import WriteOptions
+
+    opts = WriteOptions(field_manager="kubectl-create")
+    for i in range(services):
+        await cluster.objects.create(cluster.resource("services"), "default", {
+            "metadata": {"name": f"svc-{i}"},
+            "spec": {"type": service_type, "selector": {"app": f"svc-{i}"}, "ports": [{"port": 80, "name": "http"}]},
+        }, opts)
+        if i % 50 == 0:
+            await asyncio.sleep(0)
+
+
+async def ready_pods(cluster: Any) -> int:
+    listed = await cluster.objects.list(cluster.resource("pods"), "default", copy_items=False)
+    return sum(1 for p in listed.items for c in (p.get("status") or {}).get("conditions") or []
+               if c.get("type") == "Ready" and c.get("status") == "True")
+
+
+async def ready_endpoints(cluster: Any) -> int:
+    listed = await cluster.objects.list(cluster.resource("endpointslices", "discovery.k8s.io"), None,
+                                        copy_items=False)
+    return sum(1 for s in listed.items for e in s.get("endpoints") or [] if (e.get("conditions") or {}).get("ready"))
+
+
+async def wait_all(fleet: Any, count: Any, want: int, what: str) -> None:
+    deadline = time.monotonic() + PODS_READY_TIMEOUT
+    while True:
+        counts = [await count(c) for c in fleet.clusters]
+        if all(n >= want for n in counts):
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what}: {counts}")
+        await asyncio.sleep(1.0)
+
+
+async def run_fleet(args: argparse.Namespace) -> dict[str, Any]:
+    from kfed.sim.cluster import SimOptions
+    from kfed.sim.fleet import SimFleet
+
+    data_dir = Path(tempfile.mkdtemp(prefix="kfed-sim-bench-"))
+    options = SimOptions(nodes_per_zone=2, pod_start_delay=0.0, pod_ready_delay=0.0, events=False)
+    fleet = SimFleet(bench_layout(args.clusters), data_dir=data_dir, options=options, write_kubeconfig=False)
+    baseline = rss_mib()[0]
+    t0 = time.monotonic()
+    await fleet.start()
+    started = time.monotonic() - t0
+    result: dict[str, Any] = {"start_s": started}
+    try:
+        t0 = time.monotonic()
+        # Pods first, then Services: each Service's endpoints are then written once, not once per
+        # pod becoming ready.
+        for c in fleet.clusters:
+            await create_pods(c, args.services, args.pods)
+        progress(f"created {args.clusters * args.pods} pods", t0)
+        await wait_all(fleet, ready_pods, args.pods, "pods not ready")
+        progress("every pod ready", t0)
+        for c in fleet.clusters:
+            await create_services(c, args.services, args.service_type)
+        progress(f"created {args.clusters * args.services} services", t0)
+        await wait_all(fleet, ready_endpoints, args.pods, "endpoints not ready")
+        progress("every endpoint ready", t0)
+        result["populate_s"] = time.monotonic() - t0
+        gc.collect()
+        rss, peak = rss_mib()
+        result.update(rss_mib=rss, peak_rss_mib=peak, baseline_mib=baseline)
+        print(f"  fleet ready: RSS {rss:.0f} MiB (peak {peak:.0f})", file=sys.stderr, flush=True)
+        result.update(await measure(fleet, args))
+        result["rss_after_watch_mib"] = rss_mib()[0]
+    finally:
+        await fleet.stop()
+    return result
+
+
+async def measure(fleet: Any, args: argparse.Namespace) -> dict[str, Any]:
+    spec = [{"name": c.name, "url": c.url, "ca": str(c.server.certs.ca_cert), "token": c.server.admin_token}
+            for c in fleet.clusters]
+    spec_path = fleet.data_dir / "client.json"
+    spec_path.write_text(json.dumps(spec))
+    proc = await asyncio.create_subprocess_exec(sys.executable, __file__, "--client", str(spec_path),
+                                                stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    assert proc.stdout is not None
+    sent: list[tuple[tuple[str, str, bool], float]] = []
+    arrived: dict[tuple[str, str, bool], list[float]] = {}
+    synced = asyncio.Event()
+    result: dict[str, Any] = {}
+
+    async def read_client() -> None:
+        assert proc.stdout is not None
+        async for line in proc.stdout:
+            msg = json.loads(line)
+            if msg.get("synced"):
+                result["client_list_s"] = msg["list_s"]
+                result["client_slices"] = msg["slices"]
+                synced.set()
+            elif "pod" in msg:
+                arrived.setdefault((msg["c"], msg["pod"], msg["ready"]), []).append(msg["t"])
+
+    reader = asyncio.create_task(read_client())
+    try:
+        await asyncio.wait_for(synced.wait(), timeout=600)
+        rng = random.Random(42)
+        for _ in range(args.flips):
+            cluster = rng.choice(fleet.clusters)
+            i = rng.randrange(args.pods)
+            pod = f"svc-{i * args.services // args.pods}-pod-{i}"
+            sent.append(((cluster.name, pod, False), time.monotonic()))
+            await fleet.make_unready(cluster.name, pod=pod)
+            await asyncio.sleep(args.interval)
+            sent.append(((cluster.name, pod, True), time.monotonic()))
+            await fleet.make_ready(cluster.name, pod=pod)
+            await asyncio.sleep(args.interval)
+        deadline = time.monotonic() + 30
+        while len(match(sent, arrived)) < len(sent) and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+    finally:
+        proc.terminate()
+        await proc.wait()
+        reader.cancel()
+    latencies = match(sent, arrived)
+    result.update(flips=len(sent), seen=len(latencies), p50_ms=percentile(latencies, 0.5),
+                  p99_ms=percentile(latencies, 0.99), max_ms=max(latencies, default=float("nan")))
+    return result
+
+
+def match(sent: list[tuple[tuple[str, str, bool], float]], arrived: dict[tuple[str, str, bool], list[float]]
+          ) -> list[float]:
+    """Latency (ms) of each change: the first report of it that came after it was requested."""
+    out = []
+    for key, t in sent:
+        later = [a for a in arrived.get(key, []) if a >= t]
+        if later:
+            out.append((min(later) - t) * 1000)
+    return out
+
+
+# -- the watching client (a separate process) ---------------------------------------------------
+
+
+async def client(spec_path: str) -> None:
+    import aiohttp
+
+    clusters = json.loads(Path(spec_path).read_text())
+    state: dict[tuple[str, str], dict[str, bool]] = {}  # (cluster, slice) -> pod -> ready
+
+    def report(cluster: str, obj: dict[str, Any], deleted: bool) -> None:
+        key = (cluster, obj["metadata"]["name"])
+        now = {} if deleted else {(e.get("targetRef") or {}).get("name", ""): bool(
+            (e.get("conditions") or {}).get("ready")) for e in obj.get("endpoints") or []}
+        before = state.get(key, {})
+        t = time.monotonic()
+        for pod, ready in now.items():
+            if before.get(pod) is not None and before[pod] != ready:
+                print(json.dumps({"t": t, "c": cluster, "pod": pod, "ready": ready}), flush=True)
+        state[key] = now
+
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None, sock_read=None)) as session:
+        async def list_cluster(c: dict[str, Any]) -> tuple[str, int]:
+            ctx = ssl.create_default_context(cafile=c["ca"])
+            headers = {"Authorization": f"Bearer {c['token']}"}
+            async with session.get(f"{c['url']}/apis/discovery.k8s.io/v1/endpointslices", ssl=ctx,
+                                   headers=headers) as resp:
+                body = await resp.json()
+            for item in body["items"]:
+                report(c["name"], item, False)
+            return body["metadata"]["resourceVersion"], len(body["items"])
+
+        async def watch_cluster(c: dict[str, Any], rv: str) -> None:
+            ctx = ssl.create_default_context(cafile=c["ca"])
+            headers = {"Authorization": f"Bearer {c['token']}"}
+            url = (f"{c['url']}/apis/discovery.k8s.io/v1/endpointslices?watch=1&resourceVersion={rv}"
+                   "&allowWatchBookmarks=true")
+            async with session.get(url, ssl=ctx, headers=headers) as resp:
+                async for line in resp.content:
+                    ev = json.loads(line)
+                    if ev["type"] in ("ADDED", "MODIFIED", "DELETED"):
+                        report(c["name"], ev["object"], ev["type"] == "DELETED")
+
+        t0 = time.monotonic()
+        listed = await asyncio.gather(*(list_cluster(c) for c in clusters))
+        list_s = time.monotonic() - t0
+        watches = [asyncio.create_task(watch_cluster(c, rv)) for c, (rv, _) in zip(clusters, listed, strict=True)]
+        await asyncio.sleep(0.5)  # the watches are established (the fleet waits for this line)
+        print(json.dumps({"synced": True, "list_s": list_s, "slices": sum(n for _, n in listed)}), flush=True)
+        await asyncio.gather(*watches)
+
+
+# -- main ---------------------------------------------------------------------------------------
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--clusters", type=int, default=50)
+    parser.add_argument("--services", type=int, default=1000)
+    parser.add_argument("--pods", type=int, default=2000)
+    parser.add_argument("--service-type", default="LoadBalancer", choices=["ClusterIP", "LoadBalancer"])
+    parser.add_argument("--flips", type=int, default=500, help="readiness changes measured (each: unready + ready)")
+    parser.add_argument("--interval", type=float, default=0.02, help="seconds between readiness changes")
+    parser.add_argument("--client", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.client:
+        asyncio.run(client(args.client))
+        return
+    try:
+        import uvloop
+
+        uvloop.install()
+        loop_name = "uvloop"
+    except ImportError:
+        loop_name = "asyncio"
+    result = asyncio.run(run_fleet(args))
+    command = " ".join([Path(sys.executable).name, *sys.argv])
+    print(f"\n## Simulated clusters: {args.clusters} x ({args.services} Services + {args.pods} pods)\n")
+    print(f"- command: `{command}`")
+    print(f"- machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()} ({loop_name}),"
+          f" {platform.platform()}")
+    print(f"- date: {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}\n")
+    print("| measure | value |")
+    print("|---|---|")
+    rows = [
+        ("fleet start (API servers, nodes, controllers)", f"{result['start_s']:.1f} s"),
+        ("populate until every endpoint is ready", f"{result['populate_s']:.1f} s"),
+        ("RSS with the fleet populated", f"{result['rss_mib']:.0f} MiB (peak {result['peak_rss_mib']:.0f} MiB)"),
+        ("RSS after serving the watcher", f"{result['rss_after_watch_mib']:.0f} MiB"),
+        ("client: list all EndpointSlices of every cluster", f"{result['client_list_s']:.2f} s "
+                                                              f"({result['client_slices']} slices)"),
+        ("readiness changes measured", f"{result['seen']} of {result['flips']}"),
+        ("readiness change -> watcher's EndpointSlice event, p50", f"{result['p50_ms']:.1f} ms"),
+        ("... p99", f"{result['p99_ms']:.1f} ms"),
+        ("... max", f"{result['max_ms']:.1f} ms"),
+    ]
+    for name, value in rows:
+        print(f"| {name} | {value} |")
+
+
+if __name__ == "__main__":
+    main()
