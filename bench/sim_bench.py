@@ -98,9 +98,7 @@ async def create_services(cluster: Any, services: int, service_type: str) -> Non
 
 
 async def ready_pods(cluster: Any) -> int:
-    listed = await cluster.objects.list(cluster.resource("pods"), "default", copy_items=False)
-    return sum(1 for p in listed.items for c in (p.get("status") or {}).get("conditions") or []
-               if c.get("type") == "Ready" and c.get("status") == "True")
+    return int(cluster.pod_counts()[1])
 
 
 async def ready_endpoints(cluster: Any) -> int:
@@ -111,13 +109,14 @@ async def ready_endpoints(cluster: Any) -> int:
 
 async def wait_all(fleet: Any, count: Any, want: int, what: str) -> None:
     deadline = time.monotonic() + PODS_READY_TIMEOUT
-    while True:
-        counts = [await count(c) for c in fleet.clusters]
-        if all(n >= want for n in counts):
-            return
+    waiting = list(fleet.clusters)
+    while waiting:
+        # Only the clusters not done yet: counting reads (and decodes) objects.
+        waiting = [c for c in waiting if await count(c) < want]
         if time.monotonic() > deadline:
-            raise TimeoutError(f"{what}: {counts}")
-        await asyncio.sleep(1.0)
+            raise TimeoutError(f"{what}: {[c.name for c in waiting]}")
+        if waiting:
+            await asyncio.sleep(2.0)
 
 
 async def run_fleet(args: argparse.Namespace) -> dict[str, Any]:

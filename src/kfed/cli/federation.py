@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -146,4 +147,5 @@ def status(service: str | None, namespace: str | None, output: str, kubeconfig: 
         table.add_row(r["service"], r["cluster"], r["region"] or "-", ",".join(r["zones"]) or "-",
                       ",".join(r["addresses"] + r["hostnames"]) or "-", str(r["readyEndpoints"]),
                       "[green]yes[/green]" if r["healthy"] else "[red]no[/red]", r["reason"])
-    Console().print(table)
+    # piped output (scripts, CI) gets whole lines rather than columns cut to 80 characters
+    Console(width=None if sys.stdout.isatty() else 250).print(table)

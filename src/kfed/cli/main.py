@@ -17,6 +17,7 @@ SUBCOMMANDS: dict[str, str] = {
     "join": "kfed.cli.federation:join",
     "unjoin": "kfed.cli.federation:unjoin",
     "status": "kfed.cli.federation:status",
+    "up": "kfed.cli.up:up",
 }
 
 

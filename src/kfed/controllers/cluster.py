@@ -92,6 +92,7 @@ class ClusterController:
         self.on_ready_change: list[Callable[[str], None]] = []
         self.on_cluster_deleting: Callable[[str, bool], Awaitable[None]] | None = None
         self._wake = asyncio.Event()
+        self.first_probe_done = asyncio.Event()  # every joined cluster probed once since start
         self._cleanups: dict[str, asyncio.Task[None]] = {}
 
     # -- public view ---------------------------------------------------------------------
@@ -116,7 +117,11 @@ class ClusterController:
             for cb in self.on_ready_change:
                 cb(name)
             return
-        self.states.setdefault(name, ClusterState(name))
+        if name not in self.states:
+            # Until its nodes are listed, a cluster's topology is what its status last said.
+            status = obj.get("status") or {}
+            self.states[name] = ClusterState(name, region=status.get("region") or "",
+                                             zones=list(status.get("zones") or []))
         if obj["metadata"].get("deletionTimestamp"):
             if name not in self._cleanups or self._cleanups[name].done():
                 self._cleanups[name] = asyncio.get_running_loop().create_task(self._cleanup(obj))
@@ -136,6 +141,7 @@ class ClusterController:
         while True:
             self._wake.clear()
             await self.probe_all()
+            self.first_probe_done.set()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self.monitor_period)
 
@@ -195,7 +201,7 @@ class ClusterController:
         if state.ready:
             self.pool.start(name)
             conn = self.pool.members.get(name)
-            if conn is not None and conn.nodes is not None:
+            if conn is not None and conn.nodes is not None and conn.nodes.synced.is_set():
                 region, zones = topology_from_nodes(list(conn.nodes.cache.values()))
                 spec = cluster.get("spec") or {}
                 state.region = spec.get("region") or region

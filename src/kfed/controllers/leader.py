@@ -37,6 +37,7 @@ class LeaderElector:
         self.renew_deadline = renew_deadline
         self.retry_period = retry_period
         self.is_leader = False
+        self.holding = False  # we may still hold the Lease (until released or taken over)
         self.transitions_seen = 0
         self._observed: tuple[str, str] | None = None  # (holder, renewTime) last seen
         self._observed_at = 0.0
@@ -94,7 +95,7 @@ class LeaderElector:
         while True:
             await self._acquire()
             log.info("became leader identity=%s lease=%s/%s", self.identity, self.namespace, self.name)
-            self.is_leader = True
+            self.is_leader = self.holding = True
             self.transitions_seen += 1
             leading = asyncio.get_running_loop().create_task(lead())
             renewing = asyncio.get_running_loop().create_task(self._renew_until_lost())
@@ -135,8 +136,9 @@ class LeaderElector:
 
     async def release(self) -> None:
         """Give the Lease up on a clean shutdown so a standby takes over at once."""
-        if not self.is_leader:
+        if not self.holding:
             return
+        self.holding = False
         try:
             existing = await self.client.get(f"{self.path}/{self.name}")
             if (existing.get("spec") or {}).get("holderIdentity") == self.identity:

@@ -59,6 +59,7 @@ class ServiceController:
         pool.on("services", self._on_member_service)
         pool.on("endpointslices", self._on_member_slice)
         clusters.on_ready_change.append(self._on_cluster_change)
+        pool.on_change.append(self._on_cluster_change)
         clusters.on_cluster_deleting = self.release_cluster
 
     # -- queue ---------------------------------------------------------------------------
@@ -105,7 +106,9 @@ class ServiceController:
 
     async def run(self) -> None:
         self.services.start()
-        await self.services.synced.wait()
+        # Shards are judged only once every cluster has been probed: judging them earlier (after a
+        # restart, say) would mark healthy shards unhealthy for a moment and flap their DNS records.
+        await asyncio.gather(self.services.synced.wait(), self.clusters.first_probe_done.wait())
         self.enqueue_all()
         await asyncio.gather(*(self._worker() for _ in range(self.workers)))
 
@@ -290,15 +293,20 @@ class ServiceController:
             if e.status not in (404, 409, 422):
                 raise
 
-    def shards_for(self, key: str, placed: list[str]) -> list[S.Shard]:
+    def shards_for(self, key: str, placed: list[str], previous: dict[str, S.Shard] | None = None) -> list[S.Shard]:
         ns, name = key.split("/", 1)
         out = []
         for cluster in placed:
             state = self.clusters.states.get(cluster)
             conn = self.pool.members.get(cluster)
             region, zones = self.clusters.topology(cluster)
-            ready = bool(state and state.ready and conn is not None and conn.services is not None
-                         and conn.services.synced.is_set())
+            informed = bool(conn is not None and conn.services is not None and conn.slices is not None
+                            and conn.services.synced.is_set() and conn.slices.synced.is_set())
+            if previous and cluster in previous and (state is None or state.ready is None or
+                                                     (state.ready and not informed)):
+                out.append(previous[cluster])  # not known yet: keep what was last published
+                continue
+            ready = bool(state and state.ready and informed)
             member_svc = conn.services.cache.get(key) if ready and conn and conn.services else None
             slices = conn.slices_for(ns, name) if ready and conn else []
             out.append(S.shard_status(
@@ -308,7 +316,9 @@ class ServiceController:
         return out
 
     async def _update_status(self, key: str, fed: Obj, placed: list[str]) -> None:
-        shards = self.shards_for(key, placed)
+        previous = {s.cluster: s for s in S.decode_shards(
+            (fed["metadata"].get("annotations") or {}).get(S.SHARDS_ANNOTATION))}
+        shards = self.shards_for(key, placed, previous)
         for sh in shards:
             was = self._last_health.get((key, sh.cluster))
             if was is not None and was != sh.healthy:

@@ -220,7 +220,8 @@ def federated_ingress(shards: list[Shard]) -> list[Obj]:
     """status.loadBalancer.ingress of the federated Service: the union of every shard's addresses."""
     ips = sorted({a for s in shards for a in s.addresses}, key=_ip_sort_key)
     hosts = sorted({h for s in shards for h in s.hostnames})
-    return [{"ip": ip} for ip in ips] + [{"hostname": h} for h in hosts]
+    # ipMode VIP: what the API server defaults for IP entries, so an unchanged status compares equal
+    return [{"ip": ip, "ipMode": "VIP"} for ip in ips] + [{"hostname": h} for h in hosts]
 
 
 def _ip_sort_key(ip: str) -> tuple[int, ...] | tuple[str]:

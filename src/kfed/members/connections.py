@@ -83,6 +83,7 @@ class MemberPool:
         self.members: dict[str, MemberConnection] = {}
         self.handlers: dict[str, list[EventHandler]] = {"services": [], "endpointslices": [], "nodes": []}
         self.on_change: list[Callable[[str], None]] = []
+        self._tasks: set[asyncio.Task[None]] = set()
 
     def on(self, kind: str, handler: Callable[[str, str, Obj, Obj | None], None]) -> None:
         """Register handler(cluster, event_type, obj, old) for a member resource kind."""
@@ -111,6 +112,17 @@ class MemberPool:
             conn.start_informers(self._bind(name))
             for cb in self.on_change:
                 cb(name)
+            task = asyncio.get_running_loop().create_task(self._announce_synced(name, conn))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _announce_synced(self, name: str, conn: MemberConnection) -> None:
+        """Tell the controllers once the member's informers have their first full list."""
+        assert conn.services is not None and conn.slices is not None and conn.nodes is not None
+        await asyncio.gather(conn.services.synced.wait(), conn.slices.synced.wait(), conn.nodes.synced.wait())
+        if self.members.get(name) is conn:
+            for cb in self.on_change:
+                cb(name)
 
     async def disconnect(self, name: str) -> None:
         conn = self.members.pop(name, None)
@@ -120,4 +132,6 @@ class MemberPool:
                 cb(name)
 
     async def close(self) -> None:
+        for t in list(self._tasks):
+            t.cancel()
         await asyncio.gather(*(self.disconnect(n) for n in list(self.members)), return_exceptions=True)

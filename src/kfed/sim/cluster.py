@@ -417,6 +417,11 @@ class SimCluster:
             await self.objects.modify(rt, None, node["metadata"]["name"], set_unschedulable,
                                       WriteOptions(field_manager="kfed-sim"))
 
+    def pod_counts(self) -> tuple[int, int]:
+        """(pods, ready pods) as the cluster's controllers last saw them (cheap: no store reads)."""
+        pods = list(self._pods)
+        return len(pods), sum(1 for p in pods if p.ready)
+
     def describe(self) -> dict[str, object]:
         """What `kfed sim status` shows for this cluster."""
         return {

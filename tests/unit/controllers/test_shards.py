@@ -105,6 +105,6 @@ def test_shards_round_trip_and_ingress_union() -> None:
     b = S.Shard("b", "r1", [], ["127.0.0.3"], ["x.elb.test"], 0, False, "NoReadyEndpoints")
     text = S.encode_shards([b, a])
     assert [s.cluster for s in S.decode_shards(text)] == ["a", "b"]
-    assert S.federated_ingress([a, b]) == [{"ip": "127.0.0.2"}, {"ip": "127.0.0.3"}, {"ip": "127.0.0.10"},
-                                           {"hostname": "x.elb.test"}]
+    assert S.federated_ingress([a, b]) == [{"ip": "127.0.0.2", "ipMode": "VIP"}, {"ip": "127.0.0.3", "ipMode": "VIP"},
+                                           {"ip": "127.0.0.10", "ipMode": "VIP"}, {"hostname": "x.elb.test"}]
     assert S.decode_shards("not json") == []
