@@ -7,14 +7,14 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
+from tests.support.kubectl import Kubectl
+from tests.support.processes import ApiServerProcess, start_apiserver
+
 # The machines are shared and loaded: timing-based health checks and deadlines would make
 # property tests fail for reasons that are not the code's. Every test still runs its examples.
 settings.register_profile("kfed", deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                         HealthCheck.data_too_large])
 settings.load_profile("kfed")
-
-from tests.support.kubectl import Kubectl
-from tests.support.processes import ApiServerProcess, start_apiserver
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import ssl
 import time
 import urllib.error
@@ -51,10 +52,12 @@ class Sim:
             return e.code, e.read(), time.monotonic() - started
 
 
-def start_sim(tmp_path: Path, *clusters: str, options: SimOptions = FAST) -> Sim:
+def start_sim(tmp_path: Path, *clusters: str, options: SimOptions = FAST, hostnames: set[str] | None = None) -> Sim:
+    """Clusters given as NAME=REGION/ZONE[,ZONE...]; those in `hostnames` get AWS-style load balancers."""
     kubeconfig = tmp_path / "kubeconfig"
-    thread = FleetThread([parse_cluster(c) for c in clusters], data_dir=tmp_path / "sim", options=options,
-                         kubeconfig=kubeconfig)
+    specs = [dataclasses.replace(spec, lb_hostnames=spec.name in (hostnames or set()))
+             for spec in map(parse_cluster, clusters)]
+    thread = FleetThread(specs, data_dir=tmp_path / "sim", options=options, kubeconfig=kubeconfig)
     thread.start()
     return Sim(thread, kubeconfig)
 
