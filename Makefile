@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
-SYSSTAMP := .sysdeps.installed
+export KFED_DATA_DIR ?= $(CURDIR)/.kfed
 DEBS   := bind9 bind9-utils knot knot-dnsutils dnsutils etcd-server dnsperf unbound nsd
 
 .PHONY: run test bench lint deps sysdeps clean
@@ -16,19 +16,19 @@ $(STAMP): pyproject.toml
 
 deps: $(STAMP)
 
-# Debian packages for the real DNS and etcd peers the tests start on 127.0.0.1.
+# Debian packages for the real DNS and etcd peers the tests start on 127.0.0.1 (on free ports).
+# Right after installing, the packaged services that Debian starts are stopped: kfed's tests
+# start their own.
 sysdeps:
 	@missing=""; for p in $(DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing >/dev/null; \
+	  for svc in named bind9 knot etcd unbound nsd; do service $$svc stop >/dev/null 2>&1 || true; done; \
 	fi
-	@# the packaged services are not wanted running: tests start their own on free ports
-	@-systemctl disable --now named knot etcd unbound nsd >/dev/null 2>&1 || true
-	@-pkill -x named >/dev/null 2>&1; pkill -x knotd >/dev/null 2>&1; pkill -x etcd >/dev/null 2>&1; pkill -x unbound >/dev/null 2>&1; pkill -x nsd >/dev/null 2>&1; true
 
 run: deps
-	$(VENV)/bin/kfed up
+	$(VENV)/bin/kfed up --sim-layout seed --data-dir .kfed
 
 test: deps sysdeps
 	$(VENV)/bin/ruff check src tests bench

@@ -142,3 +142,28 @@ def tcp_open(port: int, host: str = "127.0.0.1") -> bool:
             return True
     except OSError:
         return False
+
+
+@contextmanager
+def etcd(data_dir: Path, log: Path, cpu: int | None = None) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """A single-member etcd on free 127.0.0.1 ports (fsync on, as in production): (host:port, process)."""
+    binary = shutil.which("etcd")
+    if binary is None:
+        raise FileNotFoundError("etcd is not installed (make sysdeps)")
+    client, peer = free_port(), free_port()
+    argv = [binary, "--name", "bench", "--data-dir", str(data_dir),
+            "--listen-client-urls", f"http://127.0.0.1:{client}", "--advertise-client-urls", f"http://127.0.0.1:{client}",
+            "--listen-peer-urls", f"http://127.0.0.1:{peer}", "--initial-advertise-peer-urls", f"http://127.0.0.1:{peer}",
+            "--initial-cluster", f"bench=http://127.0.0.1:{peer}", "--log-level", "error"]
+
+    def healthy() -> bool:
+        import urllib.request
+
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{client}/health", timeout=1) as r:
+                return b'"health":"true"' in r.read()
+        except OSError:
+            return False
+
+    with running(argv, log=log, ready=healthy, what="etcd", cpu=cpu, timeout=30) as process:
+        yield f"127.0.0.1:{client}", process
