@@ -142,3 +142,15 @@ def test_watch_from_compacted_revision_is_410(tmp_path: Path) -> None:
         assert code == 200 and [i["metadata"]["name"] for i in body["items"]] == ["web"]
     finally:
         server.kill()
+
+
+def test_metrics_and_health(apiserver: ApiServerProcess) -> None:
+    assert call(apiserver, "POST", SERVICES, json.dumps(SVC).encode())[0] == 201
+    for path in ("/healthz", "/livez", "/readyz"):
+        assert apiserver.get(path)[0] == 200, path
+    assert apiserver.get("/metrics")[0] == 401, "metrics need credentials"
+    code, body = apiserver.get("/metrics", token=apiserver.admin_token)
+    text = body.decode()
+    assert code == 200
+    assert 'apiserver_request_total{code="201",group="",resource="services",verb="POST"} 1.0' in text
+    assert "apiserver_request_duration_seconds_bucket" in text
