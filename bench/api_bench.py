@@ -39,6 +39,7 @@ from typing import Any
 import orjson
 import procs
 import report
+from httpload import HttpClient
 from report import Summary, fmt_ms, fmt_rate, median, percentile
 
 SERVER_CPU, CLIENT_CPU = 0, 1
@@ -65,8 +66,15 @@ class Target:
     pid: int
     kube: bool  # a Kubernetes API (namespaces, watch, paging); the echo anchor is not
 
+    def services_path(self, ns: str) -> str:
+        return f"/api/v1/namespaces/{ns}/services"
+
     def services(self, ns: str) -> str:
-        return f"{self.base}/api/v1/namespaces/{ns}/services"
+        return f"{self.base}{self.services_path(ns)}"
+
+    def client(self) -> HttpClient:
+        host, port = self.base.split("://", 1)[1].rsplit(":", 1)
+        return HttpClient(host, int(port), self.ssl_ctx or None, self.headers)
 
 
 def _client_ssl(ca: Path) -> ssl.SSLContext:
@@ -89,15 +97,16 @@ def _https_ready(url: str, ca: Path, token: str | None) -> bool:
 def run_echo(port: int, cert: str | None, key: str | None) -> None:
     from aiohttp import web
 
-    store: dict[str, Any] = {}
+    store: dict[str, dict[str, Any]] = {}
 
     async def create(request: web.Request) -> web.Response:
         body = await request.json()
-        store[body["metadata"]["name"]] = body
+        store.setdefault(request.match_info["ns"], {})[body["metadata"]["name"]] = body
         return web.json_response(body, status=201)
 
     async def list_all(request: web.Request) -> web.Response:
-        return web.json_response({"kind": "List", "items": list(store.values())})
+        items = list(store.get(request.match_info["ns"], {}).values())
+        return web.json_response({"kind": "List", "items": items})
 
     async def ready(request: web.Request) -> web.Response:
         return web.Response(text="ok")
@@ -130,51 +139,65 @@ class Load:
         return self.count / self.seconds if self.seconds else math.nan
 
 
-async def _post(session: Any, t: Target, ns: str, name: str, load: Load) -> bool:
-    async with session.post(t.services(ns), data=orjson.dumps(service_body(name)),
-                            headers={**t.headers, "Content-Type": "application/json"}) as resp:
-        await resp.read()
-        if resp.status == 201:
-            return True
-        load.errors += 1
-        load.error_sample = load.error_sample or f"{resp.status} {(await resp.text())[:200]}"
-        return False
+async def _post(client: HttpClient, t: Target, ns: str, name: str, load: Load) -> bool:
+    status, body = await client.request("POST", t.services_path(ns), orjson.dumps(service_body(name)))
+    if status == 201:
+        return True
+    load.errors += 1
+    load.error_sample = load.error_sample or f"{status} {body[:200]!r}"
+    return False
 
 
-async def closed_loop(session: Any, t: Target, ns: str, prefix: str, *, seconds: float | None = None,
+async def closed_loop(t: Target, ns: str, prefix: str, *, seconds: float | None = None,
                       total: int | None = None, concurrency: int = 64) -> Load:
     """`concurrency` clients, each sending its next create when the last one was answered."""
     load = Load()
     numbers = itertools.count()
+    clients = [t.client() for _ in range(concurrency)]
     started = time.perf_counter()
     deadline = started + seconds if seconds is not None else math.inf
 
-    async def client() -> None:
+    async def run(client: HttpClient) -> None:
         while time.perf_counter() < deadline:
             i = next(numbers)
             if total is not None and i >= total:
                 return
             t0 = time.perf_counter()
-            if await _post(session, t, ns, f"{prefix}-{i}", load):
+            if await _post(client, t, ns, f"{prefix}-{i}", load):
                 load.count += 1
                 load.latencies.append(time.perf_counter() - t0)
 
-    await asyncio.gather(*(client() for _ in range(concurrency)))
+    try:
+        await asyncio.gather(*(run(c) for c in clients))
+    finally:
+        for c in clients:
+            c.close()
     load.seconds = time.perf_counter() - started
     return load
 
 
-async def open_loop(session: Any, t: Target, ns: str, prefix: str, rate: float, seconds: float) -> Load:
-    """Creates due at a fixed rate whatever the answers do; latency from the due time."""
+async def open_loop(t: Target, ns: str, prefix: str, rate: float, seconds: float) -> Load:
+    """Creates due at a fixed rate whatever the answers do; latency from the due time. Idle
+    connections are reused; a create due while all are busy opens another (as a client pool would)."""
     load = Load()
     n = int(rate * seconds)
+    idle = [t.client() for _ in range(16)]
+    for c in idle:  # connect (and handshake) before the clock starts
+        await c.request("GET", "/readyz")
+    opened = list(idle)
     started = time.perf_counter()
     tasks = []
 
     async def one(i: int, due: float) -> None:
-        if await _post(session, t, ns, f"{prefix}-{i}", load):
-            load.count += 1
-            load.latencies.append(time.perf_counter() - due)
+        client = idle.pop() if idle else t.client()
+        if client not in opened:
+            opened.append(client)
+        try:
+            if await _post(client, t, ns, f"{prefix}-{i}", load):
+                load.count += 1
+                load.latencies.append(time.perf_counter() - due)
+        finally:
+            idle.append(client)
 
     for i in range(n):
         due = started + i / rate
@@ -184,6 +207,8 @@ async def open_loop(session: Any, t: Target, ns: str, prefix: str, rate: float, 
         tasks.append(asyncio.create_task(one(i, due)))
     await asyncio.gather(*tasks)
     load.seconds = time.perf_counter() - started
+    for c in opened:
+        c.close()
     return load
 
 
@@ -246,13 +271,14 @@ async def watch_fanout(t: Target, ns: str, watchers: int, events: int, interval:
         while established < watchers and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
         report.progress(f"{established} watchers established")
-        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=t.ssl_ctx)) as writer:
-            load = Load()
-            for k in range(events):
-                name = f"watched-{k}"
-                sent[name] = time.perf_counter()
-                await _post(writer, t, ns, name, load)
-                await asyncio.sleep(interval)
+        writer = t.client()
+        load = Load()
+        for k in range(events):
+            name = f"watched-{k}"
+            sent[name] = time.perf_counter()
+            await _post(writer, t, ns, name, load)
+            await asyncio.sleep(interval)
+        writer.close()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(done.wait(), timeout=30)
         for task in tasks:
@@ -344,20 +370,19 @@ async def bench_target(t: Target, args: argparse.Namespace) -> Results:
                 async with session.post(f"{t.base}/api/v1/namespaces", headers=t.headers,
                                         json={"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}) as r:
                     assert r.status in (201, 409), await r.text()
-        await closed_loop(session, t, "default", "warmup", total=300, concurrency=16)
+        await closed_loop(t, "default", "warmup", total=300, concurrency=16)
         for r in range(args.rounds):
-            load = await closed_loop(session, t, "default", f"peak{r}", seconds=args.peak_seconds,
+            load = await closed_loop(t, "default", f"peak{r}", seconds=args.peak_seconds,
                                      concurrency=args.concurrency)
             res.peaks.append(load)
             report.progress(f"{t.name}: peak round {r + 1}: {load.rate:,.0f} creates/s ({load.errors} errors "
                             f"{load.error_sample})")
         for r in range(args.rounds):
-            load = await open_loop(session, t, "default", f"steady{r}", args.rate, args.sustain_seconds)
+            load = await open_loop(t, "default", f"steady{r}", args.rate, args.sustain_seconds)
             res.sustained.append(load)
             report.progress(f"{t.name}: {args.rate:g}/s round {r + 1}: p50 {fmt_ms(percentile(load.latencies, .5))} "
                             f"p99 {fmt_ms(percentile(load.latencies, .99))}")
-        fill = await closed_loop(session, t, "bench-list", "item", total=args.list_size,
-                                 concurrency=args.concurrency)
+        fill = await closed_loop(t, "bench-list", "item", total=args.list_size, concurrency=args.concurrency)
         res.list_full, res.listed = await list_times(session, t, "bench-list", args.rounds + 2, None)
         if t.kube:
             res.list_paged, _ = await list_times(session, t, "bench-list", args.rounds, 500)

@@ -222,10 +222,9 @@ def match(sent: list[tuple[tuple[str, str, bool], float]], arrived: dict[tuple[s
 # -- the watching client (a separate process) ---------------------------------------------------
 
 
-async def client(spec_path: str) -> None:
+async def client(clusters: list[dict[str, Any]]) -> None:
     import aiohttp
 
-    clusters = json.loads(Path(spec_path).read_text())
     state: dict[tuple[str, str], dict[str, bool]] = {}  # (cluster, slice) -> pod -> ready
 
     def report(cluster: str, obj: dict[str, Any], deleted: bool) -> None:
@@ -284,7 +283,7 @@ def main() -> None:
     parser.add_argument("--client", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.client:
-        asyncio.run(client(args.client))
+        asyncio.run(client(json.loads(Path(args.client).read_text())))
         return
     try:
         import uvloop

@@ -12,6 +12,7 @@ from kfed import __version__
 SUBCOMMANDS: dict[str, str] = {
     "apiserver": "kfed.cli.apiserver:apiserver",
     "controller-manager": "kfed.cli.controller_manager:controller_manager",
+    "demo": "kfed.cli.demo:demo",
     "dns-server": "kfed.cli.dns_server:dns_server",
     "init": "kfed.cli.federation:init",
     "join": "kfed.cli.federation:join",

@@ -93,6 +93,7 @@ class ClusterController:
         self.on_cluster_deleting: Callable[[str, bool], Awaitable[None]] | None = None
         self._wake = asyncio.Event()
         self.first_probe_done = asyncio.Event()  # every joined cluster probed once since start
+        pool.on_change.append(self.refresh_topology)  # a member's informers synced: its nodes are known
         self._cleanups: dict[str, asyncio.Task[None]] = {}
 
     # -- public view ---------------------------------------------------------------------

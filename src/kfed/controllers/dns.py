@@ -2,24 +2,43 @@
 
 It watches the federated Services (their shard annotation, written by the service controller)
 and the clusters' zones and regions. A changed Service is synced alone (a plan against what the
-applier knows the zone holds, so steady state makes no provider calls); the first sync after
-start covers the whole zone and removes records of Services that no longer exist.
+applier knows the zone holds, so steady state makes no provider calls); the first pass after
+start, and every pass after a cluster's readiness or topology changed or a pass failed, covers
+the whole zone, which also removes the records of Services deleted meanwhile.
+
+What users see of it, besides the records:
+
+- Events on the federated Service: `DNSNameConflict` (Warning) when a name the Service should
+  have holds records kfed does not own (kfed leaves them alone, and looks again every
+  `conflict_recheck` seconds while any conflict stands); `DNSProviderError` (Warning) when the
+  provider keeps failing for a Service whose records are not yet in place, `DNSProviderRecovered`
+  (Normal) once they are; `InvalidDNSTTL`/`InvalidDNSName` for a Service DNS cannot carry.
+- Counters for Prometheus (kfed.controllers.dns_metrics): the applier's stats and this
+  controller's passes and failures.
+
+Load balancers that hand out hostnames (AWS ELB) are looked up through a HostnameResolver when a
+level needs addresses; answers are refreshed when their TTL runs out, and a Service whose
+hostnames moved is synced again.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from kfed.controllers.cluster import ClusterController
+from kfed.controllers.dns_hostnames import HostnameResolver, Lookup, dnspython_lookup
 from kfed.controllers.events import EventRecorder
 from kfed.controllers.manager import FederationSettings
 from kfed.controllers.shards import SHARDS_ANNOTATION, decode_shards
 from kfed.dns import records as R
-from kfed.dns.plan import Owner
-from kfed.dns.providers import ProviderApplier, ProviderError, make_provider
+from kfed.dns.names import InvalidNameError
+from kfed.dns.plan import Conflict, Owner
+from kfed.dns.providers import ProviderApplier, ProviderError, SyncResult, make_provider
 from kfed.members.client import ApiCallError, KubeClient, Unreachable
 from kfed.members.informer import Informer
 
@@ -27,6 +46,7 @@ log = logging.getLogger("kfed.dns-controller")
 
 Obj = dict[str, Any]
 RECORDSETS = "/apis/federation.kfed.io/v1beta1/dnsrecordsets"
+MAX_EVENTS_PER_PASS = 50  # a provider outage must not turn into thousands of Event writes
 
 
 class FederationRecordSets:
@@ -70,66 +90,125 @@ def to_record_shards(annotation: str | None) -> list[R.Shard]:
     return out
 
 
+def _dns_inputs(obj: Obj) -> tuple[Any, ...]:
+    """What of a federated Service its records depend on."""
+    meta = obj["metadata"]
+    annotations = meta.get("annotations") or {}
+    return (annotations.get(SHARDS_ANNOTATION), annotations.get(R.DNS_TTL_ANNOTATION),
+            bool(meta.get("deletionTimestamp")))
+
+
 class DNSController:
     def __init__(self, fed: KubeClient, clusters: ClusterController, settings: FederationSettings,
-                 events: EventRecorder, *, provider: Any = None, debounce: float = 0.01) -> None:
+                 events: EventRecorder, *, provider: Any = None, debounce: float = 0.01,
+                 nameservers: Sequence[str] = (), lookup: Lookup | None = None,
+                 conflict_recheck: float = 60.0, max_backoff: float = 30.0) -> None:
         self.fed = fed
         self.clusters = clusters
         self.settings = settings
         self.events = events
         self.debounce = debounce
+        self.conflict_recheck = conflict_recheck
+        self.max_backoff = max_backoff
         self.services = Informer(fed, "/api/v1/services", self._on_service, name="dns: federated services")
         self._provider = provider
         self.applier: ProviderApplier | None = None
+        self.hostnames = HostnameResolver(lookup or dnspython_lookup(nameservers))
         self._dirty: set[str] = set()
         self._all = True  # the next pass covers the whole zone
         self._wake = asyncio.Event()
+        self._uses_changed = asyncio.Event()
         self._last_topology: frozenset[tuple[str, str]] = frozenset()
-        self._last_desired: dict[str, list[R.RecordSet]] = {}
-        self.syncs = 0
+        self._uses: dict[str, frozenset[str]] = {}  # Service key -> hostnames its records need looked up
+        self._synced: dict[str, tuple[R.RecordSet, ...]] = {}  # Service key -> records last put in place
+        self._conflicts: dict[str, dict[str, str]] = {}  # Service key -> name -> reason, as reported
+        self._error_reported: set[str] = set()  # Services told of a provider error not yet recovered
+        self._invalid: dict[str, str] = {}  # Service key -> the InvalidDNS* message reported
+        self.syncs = 0  # passes that completed
+        self.sync_errors = 0  # passes that failed (provider or federation API errors)
         self.last_error: str | None = None
         clusters.on_ready_change.append(lambda name: self._mark_all())
+
+    # -- what wakes a pass ------------------------------------------------------------------
 
     def _mark_all(self) -> None:
         self._all = True
         self._wake.set()
 
     def _on_service(self, kind: str, obj: Obj, old: Obj | None) -> None:
+        if old is not None and kind == "MODIFIED" and _dns_inputs(old) == _dns_inputs(obj):
+            return  # nothing DNS depends on changed
         meta = obj["metadata"]
-        if old is not None and kind == "MODIFIED":
-            before = (old["metadata"].get("annotations") or {})
-            after = (meta.get("annotations") or {})
-            if before.get(SHARDS_ANNOTATION) == after.get(SHARDS_ANNOTATION) and \
-                    before.get(R.DNS_TTL_ANNOTATION) == after.get(R.DNS_TTL_ANNOTATION):
-                return  # nothing DNS depends on changed
         self._dirty.add(f"{meta.get('namespace', 'default')}/{meta['name']}")
         self._wake.set()
 
+    @property
+    def conflicts(self) -> int:
+        """Names currently left alone because kfed does not own them."""
+        return sum(len(c) for c in self._conflicts.values())
+
+    # -- desired state ----------------------------------------------------------------------
+
     def _topology(self) -> frozenset[tuple[str, str]]:
+        """(region, zone) of every joined cluster, Ready or not: their names keep CNAMEs."""
         pairs = set()
-        for name in self.clusters.known_clusters():
+        names = set(self.clusters.known_clusters()) | set(self.clusters.clusters.cache)
+        for name in names:
             region, zones = self.clusters.topology(name)
+            obj = self.clusters.clusters.cache.get(name)
+            if not region and not zones and obj is not None:
+                # Not probed yet by this process (just started): what the API last recorded, so
+                # a restart does not drop and re-create the zone names of unhealthy clusters.
+                spec, status = obj.get("spec") or {}, obj.get("status") or {}
+                region = spec.get("region") or status.get("region") or ""
+                zones = list(spec.get("zones") or status.get("zones") or [])
             if region:
                 pairs.add((region, ""))
             for z in zones:
                 pairs.add((region, z))
         return frozenset(pairs)
 
-    def _desired(self, key: str, topology: frozenset[tuple[str, str]]) -> list[R.RecordSet]:
+    def _report_invalid(self, key: str, svc: Obj, reason: str, message: str) -> None:
+        if self._invalid.get(key) != message:
+            self._invalid[key] = message
+            self.events.record(svc, "Warning", reason, message)
+
+    async def _desired(self, key: str, topology: frozenset[tuple[str, str]]) -> list[R.RecordSet]:
         svc = self.services.cache.get(key)
         if svc is None or svc["metadata"].get("deletionTimestamp"):
+            self._forget_uses(key)
+            self._invalid.pop(key, None)
             return []
         annotations = svc["metadata"].get("annotations") or {}
+        valid = True
         try:
             ttl = R.ttl_from_annotations(annotations)
         except R.InvalidTTLError as e:
-            self.events.record(svc, "Warning", "InvalidDNSTTL", str(e))
-            ttl = None
+            self._report_invalid(key, svc, "InvalidDNSTTL", f"{e}; using {self.settings.default_ttl}s")
+            ttl, valid = None, False
         ns, name = key.split("/", 1)
         service = R.FederatedService(name=name, namespace=ns, shards=tuple(to_record_shards(
             annotations.get(SHARDS_ANNOTATION))), ttl=ttl, all_zones=topology)
-        return R.desired_records(service, self.settings.federation, self.settings.dns_zone,
-                                 default_ttl=self.settings.default_ttl)
+        fed, zone = self.settings.federation, self.settings.dns_zone
+        try:
+            hostnames = R.hostnames_to_resolve(service, fed, zone)
+            if self._uses.get(key, frozenset()) != hostnames:
+                self._uses[key] = hostnames
+                self._uses_changed.set()
+            if hostnames:
+                await self.hostnames.ensure(hostnames)
+            wanted = R.desired_records(service, fed, zone, default_ttl=self.settings.default_ttl,
+                                       resolve=self.hostnames.addresses)
+        except InvalidNameError as e:
+            self._report_invalid(key, svc, "InvalidDNSName", f"no DNS records for this Service: {e}")
+            return []
+        if valid:
+            self._invalid.pop(key, None)  # fixed: a new mistake gets a new Event
+        return wanted
+
+    def _forget_uses(self, key: str) -> None:
+        if self._uses.pop(key, None):
+            self._uses_changed.set()
 
     def _make_provider(self) -> Any:
         if self._provider is not None:
@@ -139,61 +218,175 @@ class DNSController:
             config["store"] = FederationRecordSets(self.fed)
         return make_provider(self.settings.dns_provider, config)
 
+    # -- loop -------------------------------------------------------------------------------
+
     async def run(self) -> None:
         self.services.start()
-        await self.services.synced.wait()
+        await asyncio.gather(self.services.synced.wait(), self.clusters.clusters.synced.wait())
         provider = self._make_provider()
         self.applier = ProviderApplier(provider, resync_interval=None)
+        refresher = asyncio.get_running_loop().create_task(self._refresh_hostnames(), name="dns: hostnames")
+        self._mark_all()  # the first pass covers the whole zone
         backoff = 0.2
+        try:
+            while True:
+                if self.conflicts:
+                    try:
+                        await asyncio.wait_for(self._wake.wait(), timeout=self.conflict_recheck)
+                    except TimeoutError:
+                        # The conflicting records may be gone: look at the zone again.
+                        self.applier.invalidate(self.settings.dns_zone)
+                        self._all = True
+                else:
+                    await self._wake.wait()
+                if self.debounce:
+                    await asyncio.sleep(self.debounce)  # let a burst of shard changes land in one pass
+                self._wake.clear()
+                try:
+                    await self.sync_once()
+                    backoff = 0.2
+                    self.last_error = None
+                except (ProviderError, ApiCallError, Unreachable) as e:
+                    self.sync_errors += 1
+                    self.last_error = str(e)
+                    log.warning("DNS sync failed, retrying in %.1fs: %s", backoff, e)
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, self.max_backoff)
+                    self._mark_all()  # plan the whole zone again from a fresh listing
+        finally:
+            refresher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await refresher
+
+    async def _refresh_hostnames(self) -> None:
+        """Look load-balancer hostnames up again as their answers expire; resync who moved."""
         while True:
-            await self._wake.wait()
-            if self.debounce:
-                await asyncio.sleep(self.debounce)  # let a burst of shard changes land in one pass
-            self._wake.clear()
+            in_use = frozenset().union(*self._uses.values())
+            self.hostnames.forget(in_use)
+            delay = self.hostnames.next_expiry(in_use)
+            self._uses_changed.clear()
             try:
-                await self.sync_once()
-                backoff = 0.2
-                self.last_error = None
-            except (ProviderError, ApiCallError, Unreachable) as e:
-                self.last_error = str(e)
-                log.warning("DNS sync failed, retrying in %.1fs: %s", backoff, e)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 30.0)
-                self._all = True
+                await asyncio.wait_for(self._uses_changed.wait(), timeout=delay)
+                continue  # other hostnames in use: work out the next expiry again
+            except TimeoutError:
+                pass
+            changed = await self.hostnames.ensure(in_use)
+            moved = [key for key, hosts in self._uses.items() if hosts & changed]
+            if moved:
+                log.info("load-balancer addresses changed for %s", ", ".join(sorted(moved)))
+                self._dirty.update(moved)
                 self._wake.set()
 
     async def sync_once(self) -> None:
         assert self.applier is not None
-        zone = self.settings.dns_zone
+        zone, federation = self.settings.dns_zone, self.settings.federation
         topology = self._topology()
         if topology != self._last_topology:
             self._all = True
-        started = time.perf_counter()
-        if self._all:
+        full = self._all
+        if full:
             self._all = False
             self._dirty.clear()
-            desired = {}
-            for key in self.services.cache:
-                ns, name = key.split("/", 1)
-                desired[Owner(self.settings.federation, ns, name)] = self._desired(key, topology)
-            result = await self.applier.sync(zone, desired, self.settings.federation)
-            self._last_topology = topology
+            keys = sorted(self.services.cache)
         else:
-            dirty, self._dirty = self._dirty, set()
-            result = None
-            for key in sorted(dirty):
-                ns, name = key.split("/", 1)
-                want = self._desired(key, topology)
-                result = await self.applier.sync_service(zone, Owner(self.settings.federation, ns, name), want)
+            keys, self._dirty = sorted(self._dirty), set()
+        started = time.perf_counter()
+        wanted: dict[str, list[R.RecordSet]] = {}
+        done: set[str] = set()
+        try:
+            for key in keys:
+                wanted[key] = await self._desired(key, topology)
+            if full:
+                desired = {self._owner(key): records for key, records in wanted.items()}
+                result = await self.applier.sync(zone, desired, federation)
+                done.update(keys)
+                self._after_sync(keys, wanted, result)
+                for key in set(self._synced) - set(keys):  # Services gone while we were away
+                    self._synced.pop(key, None)
+                    self._conflicts.pop(key, None)
+                self._last_topology = topology
+                results = [result]
+            else:
+                results = []
+                for key in keys:
+                    result = await self.applier.sync_service(zone, self._owner(key), wanted[key])
+                    done.add(key)
+                    self._after_sync([key], wanted, result)
+                    results.append(result)
+        except (ProviderError, ApiCallError, Unreachable) as e:
+            self._report_failure([k for k in keys if k not in done and
+                                  tuple(wanted.get(k, ())) != self._synced.get(k)], e)
+            raise
         self.syncs += 1
-        if result is not None:
-            for conflict in result.conflicts:
-                log.warning("DNS name not owned by kfed, left alone: %s", conflict)
-            if len(result.plan):
-                log.info("DNS sync applied %d changes in %.1f ms", result.applied,
-                         (time.perf_counter() - started) * 1000)
+        applied = sum(r.applied for r in results)
+        if applied:
+            log.info("DNS sync applied %d changes for %d Services in %.1f ms", applied, len(keys),
+                     (time.perf_counter() - started) * 1000)
+
+    def _owner(self, key: str) -> Owner:
+        ns, name = key.split("/", 1)
+        return Owner(self.settings.federation, ns, name)
+
+    # -- reporting --------------------------------------------------------------------------
+
+    def _after_sync(self, keys: list[str], wanted: dict[str, list[R.RecordSet]], result: SyncResult) -> None:
+        by_name = {r.name: key for key in keys for r in wanted.get(key, ())}
+        found: dict[str, dict[str, str]] = {key: {} for key in keys}
+        for conflict in result.conflicts:
+            key = by_name.get(conflict.name)
+            if key is not None:
+                found[key][conflict.name] = _conflict_text(conflict)
+        events = 0
+        for key in keys:
+            records = wanted.get(key, [])
+            if self.services.cache.get(key) is None and not records:
+                self._synced.pop(key, None)
+            else:
+                self._synced[key] = tuple(records)
+            svc = self.services.cache.get(key)
+            before = self._conflicts.get(key, {})
+            for name, text in sorted(found[key].items()):
+                if before.get(name) != text:
+                    log.warning("DNS name %s not owned by kfed, left alone: %s", name, text)
+                    if svc is not None and events < MAX_EVENTS_PER_PASS:
+                        events += 1
+                        self.events.record(svc, "Warning", "DNSNameConflict",
+                                           f"DNS name {name} left alone: {text}")
+            if found[key]:
+                self._conflicts[key] = found[key]
+            else:
+                self._conflicts.pop(key, None)
+            if key in self._error_reported:
+                self._error_reported.discard(key)
+                if svc is not None and events < MAX_EVENTS_PER_PASS:
+                    events += 1
+                    self.events.record(svc, "Normal", "DNSProviderRecovered",
+                                       f"DNS records are in place in the {self._provider_name()} provider")
+
+    def _report_failure(self, pending: list[str], error: Exception) -> None:
+        """Tell each Service whose records are not in place, once per outage."""
+        events = 0
+        for key in pending:
+            svc = self.services.cache.get(key)
+            if key in self._error_reported or svc is None:
+                continue
+            if events >= MAX_EVENTS_PER_PASS:
+                break
+            events += 1
+            self._error_reported.add(key)
+            self.events.record(svc, "Warning", "DNSProviderError",
+                               f"DNS records not updated yet (retrying with backoff): {error}")
+
+    def _provider_name(self) -> str:
+        return str(getattr(self.applier.provider if self.applier else None, "name", self.settings.dns_provider))
 
     async def stop(self) -> None:
         await self.services.stop()
         if self.applier is not None:
             await self.applier.provider.close()
+
+
+def _conflict_text(conflict: Conflict) -> str:
+    if conflict.holder and conflict.holder not in conflict.reason:
+        return f"{conflict.reason} ({conflict.holder})"
+    return conflict.reason

@@ -1,23 +1,30 @@
 """A zone source for kfed's DNS server that follows the federation API's DNSRecordSet objects.
 
-Every replica of `kfed dns-server` list+watches the same objects, so all serve the same data;
-the SOA serial is the federation's resourceVersion of the latest change, so replicas agree on
-serials too and the serial only ever grows.
+Every replica of `kfed dns-server` list+watches the same objects, so all serve the same data.
+The SOA serial is the federation's resourceVersion of the newest change the replica has seen:
+after the first listing, the largest resourceVersion among the zone's objects; after that, the
+resourceVersion of each event (a deletion has its own). Replicas that saw the same changes
+therefore agree on the serial as well as on the records, and the serial only grows. (A replica
+started after the zone's newest change was a deletion serves the same records under a smaller
+serial than one that watched the deletion happen, until the next change; its secondaries hold
+the same data meanwhile.)
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
 from kfed.dns.server.sources import LatestSnapshot, SnapshotBuilder
 from kfed.dns.server.zone import RecordSetSpec, ZoneData, ZoneSettings
 from kfed.members.client import KubeClient
-from kfed.members.informer import Informer
+from kfed.members.informer import Informer, object_key
 
 Obj = dict[str, Any]
 RECORDSETS = "/apis/federation.kfed.io/v1beta1/dnsrecordsets"
+EMPTY_ZONE_SERIAL = 1  # the same on every replica (0 would let each server pick the time of day)
 
 
 def _specs(obj: Obj, origin: str) -> list[RecordSetSpec]:
@@ -37,38 +44,69 @@ def _serial(obj: Obj) -> int:
 
 
 class RecordSetZoneSource:
+    """`snapshots()` of one zone as the federation's DNSRecordSets hold it; `start()` first."""
+
     def __init__(self, fed: KubeClient, settings: ZoneSettings) -> None:
         self.settings = settings
         self.origin = settings.origin.to_text().lower()
         self._builder = SnapshotBuilder(settings)
         self._latest = LatestSnapshot()
+        self._objects: dict[str, Obj] = {}  # the zone's objects until the first snapshot is built
+        self._built = False
+        self.ready = asyncio.Event()  # the first snapshot (the whole listed zone) is published
         self.informer = Informer(fed, RECORDSETS, self._on_event, name="dns-server: dnsrecordsets")
         self._task: asyncio.Task[None] | None = None
 
     def _on_event(self, kind: str, obj: Obj, old: Obj | None) -> None:
-        upserts = [] if kind == "DELETED" else _specs(obj, self.origin)
-        before = _specs(old, self.origin) if old is not None else []
+        if not self._built:
+            # Still listing: collect, and build the zone once (one snapshot, not one per object).
+            key = object_key(obj)
+            if kind == "DELETED":
+                self._objects.pop(key, None)
+            elif _specs(obj, self.origin):
+                self._objects[key] = obj
+            else:
+                self._objects.pop(key, None)
+            return
         if kind == "DELETED":
-            before = _specs(obj, self.origin)
+            upserts, before = [], _specs(obj, self.origin)
+        else:
+            upserts, before = _specs(obj, self.origin), _specs(old, self.origin) if old is not None else []
         keep = {(s.name.lower(), s.type.upper()) for s in upserts}
         deletes = [(s.name, s.type) for s in before if (s.name.lower(), s.type.upper()) not in keep]
         if not upserts and not deletes:
             return
-        serial = max(_serial(obj), (self._builder.current.serial if self._builder.current else 0) + 1)
-        zone = self._builder.apply(upserts, deletes, serial=serial)
-        if self.informer.synced.is_set():
-            self._latest.publish(zone)
+        serial = max(_serial(obj), self._builder.current.serial)
+        self._latest.publish(self._builder.apply(upserts, deletes, serial=serial))
+
+    async def _build_when_listed(self) -> None:
+        await self.informer.synced.wait()
+        specs = [s for obj in self._objects.values() for s in _specs(obj, self.origin)]
+        serial = max((_serial(o) for o in self._objects.values()), default=0) or EMPTY_ZONE_SERIAL
+        self._objects.clear()
+        self._built = True
+        self._latest.publish(self._builder.replace(specs, serial=serial))
+        self.ready.set()
 
     @property
     def current(self) -> ZoneData:
         return self._builder.current
 
-    async def start(self) -> None:
+    async def start(self, *, wait: bool = True) -> None:
+        """Start following the API; with `wait`, return once the whole zone is loaded."""
         self.informer.start()
-        await self.informer.synced.wait()
-        self._latest.publish(self._builder.current)
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._build_when_listed(),
+                                                                name=f"zone {self.origin}")
+        if wait:
+            await self.ready.wait()
 
     async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
         await self.informer.stop()
 
     def snapshots(self) -> AsyncIterator[ZoneData]:

@@ -81,6 +81,8 @@ _ADDRESS_TYPES = {A: 4, AAAA: 6}
 _FORMERR_QTYPES = (dns.rdatatype.OPT, dns.rdatatype.TSIG, dns.rdatatype.TKEY)
 _NOTIMP_QTYPES = (dns.rdatatype.MAILA, dns.rdatatype.MAILB)
 _XFR_QTYPES = (dns.rdatatype.AXFR, dns.rdatatype.IXFR)
+_CACHEABLE_RCODES = (dns.rcode.NOERROR, dns.rcode.NXDOMAIN, dns.rcode.REFUSED)
+_UPSTREAM_FAILURES = (dns.rcode.SERVFAIL, dns.rcode.REFUSED, dns.rcode.NOTIMP, dns.rcode.FORMERR)
 _QR = 0x8000
 _OPCODE_MASK = 0x7800
 _RD = 0x0100
@@ -304,6 +306,17 @@ def cluster_topology(nodes: Iterable[tuple[str, str]]) -> tuple[str, str]:
     return (regions[0] if regions else ""), (zones[0] if zones else "")
 
 
+def federated_target(names: ServiceNames, zone: str, region: str) -> str:
+    """Where a federated name points when the cluster has no healthy local shard: the zone name
+    of the cluster's zone; without zone labels, the nearest level the labels allow (region, else
+    global). Raises InvalidNameError when the name would not fit in DNS."""
+    if zone and (region or names.zone_style is ZoneNameStyle.ZONE):
+        return names.zone_name(zone, region)
+    if region:
+        return names.region_name(region)
+    return names.global_name
+
+
 class ClusterIndex:
     """The cluster as the DNS needs it, kept current by `apply_*` with watch events.
 
@@ -365,17 +378,24 @@ class ClusterIndex:
         if parsed is None:
             if old is not None:
                 del self._slices[key]
-                self._slices_of.get((key[0], old[0]), set()).discard(key[1])
+                self._forget_slice(key[0], old[0], key[1])
                 self._changed()
             return
         _, _, service, endpoints = parsed
         if old == (service, endpoints):
             return
         if old is not None and old[0] != service:
-            self._slices_of.get((key[0], old[0]), set()).discard(key[1])
+            self._forget_slice(key[0], old[0], key[1])
         self._slices[key] = (service, endpoints)
         self._slices_of.setdefault((key[0], service), set()).add(key[1])
         self._changed()
+
+    def _forget_slice(self, namespace: str, service: str, slice_name: str) -> None:
+        names = self._slices_of.get((namespace, service))
+        if names is not None:
+            names.discard(slice_name)
+            if not names:
+                del self._slices_of[(namespace, service)]
 
     def apply_node(self, event: str, obj: Obj) -> None:
         name = str((obj.get("metadata") or {}).get("name") or "")
@@ -452,7 +472,7 @@ class ClusterDNSSettings:
 class Resolution:
     """What the cluster's data say about one question; `chase` asks for the rest of a chain."""
 
-    rcode: int = dns.rcode.NOERROR
+    rcode: dns.rcode.Rcode = dns.rcode.NOERROR
     answer: list[dns.rrset.RRset] = field(default_factory=list)
     authority: list[dns.rrset.RRset] = field(default_factory=list)
     additional: list[dns.rrset.RRset] = field(default_factory=list)
@@ -460,7 +480,7 @@ class Resolution:
     forward: bool = False  # not our name: the upstream's answer is the answer
 
 
-def _rrset(name: dns.name.Name, rdtype: int, ttl: int, values: Iterable[str]) -> dns.rrset.RRset:
+def _rrset(name: dns.name.Name, rdtype: dns.rdatatype.RdataType, ttl: int, values: Iterable[str]) -> dns.rrset.RRset:
     rdatas = [dns.rdata.from_text(IN, rdtype, v) for v in values]
     return dns.rrset.from_rdata_list(name, ttl, rdatas)
 
@@ -610,19 +630,16 @@ class ClusterResolver:
         local = self.index.service(namespace, service)
         if local is not None and not local.external_name and self.index.has_ready_endpoint(namespace, service):
             target = self._service_name(local)
+            cname = _rrset(qname, CNAME, self.ttl, [target.to_text()])
+            if qtype == CNAME:
+                return Resolution(answer=[cname])
             result = self._addresses(target, qtype, self._service_addresses(local))
-            result.answer.insert(0, _rrset(qname, CNAME, self.ttl, [target.to_text()]))
+            result.answer.insert(0, cname)
             return result
         names = ServiceNames(service, namespace, federation, self.index.federations[federation],
                              self.settings.zone_style)
-        zone, region = self.index.zone, self.index.region
         try:
-            if zone and (region or names.zone_style is ZoneNameStyle.ZONE):
-                text = names.zone_name(zone, region)
-            elif region:
-                text = names.region_name(region)  # nodes without zone labels: the nearest level known
-            else:
-                text = names.global_name
+            text = federated_target(names, self.index.zone, self.index.region)
         except InvalidNameError:
             return self._nxdomain()  # the zone name would be longer than DNS allows
         return self._cname(qname, qtype, dns.name.from_text(text))
@@ -673,7 +690,7 @@ class UpstreamStep:
 
     kind: Literal["forward", "chase"]
     qname: dns.name.Name
-    qtype: int
+    qtype: dns.rdatatype.RdataType
     query: dns.message.Message
     response: dns.message.Message
     transport: Transport
@@ -753,27 +770,23 @@ class ClusterDNSCore:
                 return UpstreamStep("chase", found.chase, qtype, query, response, transport,
                                     seen={qname, found.chase})
         out = self._render(response, query, transport)
-        if response.rcode() in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN, dns.rcode.REFUSED) and \
-                (found_locally := not query.had_tsig) and found_locally:
-            _remember(cache, wire, out)
+        if response.rcode() in _CACHEABLE_RCODES:
+            _remember(cache, wire, out)  # only plain queries get a key, so TSIG ones never land here
         return out
 
     def finish(self, step: UpstreamStep, reply: dns.message.Message | None) -> bytes | UpstreamStep:
         """The client's answer, given the upstream's reply to `step` (None: no upstream answered in
         time), or the next step of a chase."""
         response = step.response
+        if reply is None or reply.rcode() in _UPSTREAM_FAILURES:
+            return self.servfail(step)
         if step.kind == "forward":
-            if reply is None or reply.rcode() in (dns.rcode.SERVFAIL, dns.rcode.REFUSED, dns.rcode.NOTIMP,
-                                                   dns.rcode.FORMERR):
-                response.set_rcode(dns.rcode.SERVFAIL)
-            else:
-                response.set_rcode(reply.rcode())
-                response.answer, response.authority = list(reply.answer), list(reply.authority)
-                response.additional = list(reply.additional)
+            response.set_rcode(reply.rcode())
+            response.answer, response.authority = list(reply.answer), list(reply.authority)
+            response.additional = list(reply.additional)
             return self._render(response, step.query, step.transport)
-        if reply is None or reply.rcode() not in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN):
-            response.set_rcode(dns.rcode.SERVFAIL)  # the CNAMEs so far stay: they show where it broke
-            return self._render(response, step.query, step.transport)
+        if reply.rcode() not in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN):
+            return self.servfail(step)
         present = {(r.name, r.rdtype) for r in response.answer}
         response.answer += [r for r in reply.answer if (r.name, r.rdtype) not in present]
         end, complete = _chain_end(response.answer, step.query.question[0].name, step.qtype)
@@ -792,7 +805,12 @@ class ClusterDNSCore:
         return self._render(response, step.query, step.transport)
 
     def servfail(self, step: UpstreamStep) -> bytes:
-        return self.finish(step, None)  # type: ignore[return-value]
+        """SERVFAIL for a step no upstream completed; a chase keeps the CNAMEs it had, which show
+        where the chain broke."""
+        step.response.set_rcode(dns.rcode.SERVFAIL)
+        if step.kind == "forward":
+            step.response.answer, step.response.authority, step.response.additional = [], [], []
+        return self._render(step.response, step.query, step.transport)
 
     def _render(self, response: dns.message.Message, query: dns.message.Message, transport: Transport) -> bytes:
         if transport == "tcp":

@@ -5,6 +5,14 @@ updates are sent as "delete the RRset, add the new records" (dnspython's `replac
 idempotent: a batch sent twice after a lost answer leaves the zone as sent once. Each request is
 one UPDATE message, which the server applies atomically; a batch too large for one DNS message
 (64 KiB) is split at name boundaries.
+
+Every message carries prerequisites (RFC 2136 section 2.4) that keep kfed off names it does not
+own, even when its picture of the zone is older than a record someone added by hand: a name kfed
+claims (its ownership marker is created) must be empty, and a name kfed changes or releases must
+still hold kfed's marker. A failed prerequisite (YXDOMAIN, NXRRSET, ...) makes the applier list
+the zone again and plan anew, so the hand-made record becomes a reported conflict. A claim whose
+answer was lost and is sent again finds the name holding kfed's own marker; the message is then
+sent once more with "kfed's marker is there" as the prerequisite, so a replay stays harmless.
 """
 
 from __future__ import annotations
@@ -29,7 +37,7 @@ import dns.xfr
 import dns.zone
 
 from kfed.dns.names import absolute
-from kfed.dns.plan import Action, Change, owned_name
+from kfed.dns.plan import Action, Change, owned_name, registry_name
 from kfed.dns.providers.base import ProviderError, ProviderLimits
 from kfed.dns.records import RecordSet
 
@@ -46,7 +54,7 @@ TSIG_ALGORITHMS = {
 
 # Answers worth asking again: the server was busy or failed for its own reasons.
 _RETRYABLE_RCODES = {dns.rcode.SERVFAIL}
-# Prerequisite failures mean the zone is not as the plan thought (kfed sends none today).
+# Prerequisite failures mean the zone is not as the plan thought: list it again and plan anew.
 _REPLAN_RCODES = {dns.rcode.YXDOMAIN, dns.rcode.YXRRSET, dns.rcode.NXDOMAIN, dns.rcode.NXRRSET}
 
 
@@ -113,12 +121,14 @@ class RFC2136Provider:
             out.append(RecordSet(name.to_text(), dns.rdatatype.to_text(rdataset.rdtype), rdataset.ttl, data))
         return sorted(out, key=lambda r: r.key)
 
-    def _message(self, zone: str, changes: Sequence[Change]) -> dns.update.UpdateMessage:
+    def _message(self, zone: str, changes: Sequence[Change], *, replay: bool = False) -> dns.update.UpdateMessage:
         if self._key is not None:
             update = dns.update.UpdateMessage(absolute(zone), keyring=self._key, keyname=self._key.name,
                                               keyalgorithm=self._key.algorithm)
         else:
             update = dns.update.UpdateMessage(absolute(zone))
+        for group in _groups(changes):
+            _prerequisites(update, group, replay=replay)
         for change in changes:
             record = change.record
             name = dns.name.from_text(record.name)
@@ -130,41 +140,45 @@ class RFC2136Provider:
                 update.replace(name, record.ttl, *rdatas)
         return update
 
-    def _messages(self, zone: str, batch: Sequence[Change]) -> list[dns.update.UpdateMessage]:
-        message = self._message(zone, batch)
+    def _chunks(self, zone: str, batch: Sequence[Change]) -> list[Sequence[Change]]:
+        """`batch` cut at name boundaries into pieces that each fit one DNS message."""
         try:
-            if len(message.to_wire()) <= MAX_MESSAGE:
-                return [message]
+            if len(self._message(zone, batch).to_wire()) <= MAX_MESSAGE:
+                return [batch]
         except dns.exception.TooBig:
             pass  # over 64 KiB: split below
-        groups: list[list[Change]] = []
-        for change in batch:
-            group = owned_name(change.record.name) or change.record.name
-            if groups and (owned_name(groups[-1][0].record.name) or groups[-1][0].record.name) == group:
-                groups[-1].append(change)
-            else:
-                groups.append([change])
+        groups = _groups(batch)
         if len(groups) == 1:
             raise ProviderError(f"changes to {groups[0][0].record.name} do not fit one DNS message",
                                 retryable=False)
         half = len(groups) // 2
         first = [c for g in groups[:half] for c in g]
         second = [c for g in groups[half:] for c in g]
-        return self._messages(zone, first) + self._messages(zone, second)
+        return self._chunks(zone, first) + self._chunks(zone, second)
+
+    def _messages(self, zone: str, batch: Sequence[Change]) -> list[dns.update.UpdateMessage]:
+        return [self._message(zone, chunk) for chunk in self._chunks(zone, batch)]
+
+    async def _send(self, zone: str, where: str, message: dns.update.UpdateMessage) -> dns.rcode.Rcode:
+        try:
+            response = await dns.asyncquery.tcp(message, where, timeout=self.config.timeout,
+                                                port=self.config.port)
+        except (dns.exception.Timeout, OSError, EOFError) as err:
+            raise ProviderError(f"UPDATE of {zone} at {self.config.server}: {err!r}", retryable=True) from err
+        except dns.exception.DNSException as err:
+            raise ProviderError(f"UPDATE of {zone} at {self.config.server}: {err!r}", retryable=False) from err
+        return response.rcode()
 
     async def apply(self, zone: str, batch: Sequence[Change]) -> None:
         if not batch:
             return
         where = await self._server()
-        for message in self._messages(zone, batch):
-            try:
-                response = await dns.asyncquery.tcp(message, where, timeout=self.config.timeout,
-                                                    port=self.config.port)
-            except (dns.exception.Timeout, OSError, EOFError) as err:
-                raise ProviderError(f"UPDATE of {zone} at {self.config.server}: {err!r}", retryable=True) from err
-            except dns.exception.DNSException as err:
-                raise ProviderError(f"UPDATE of {zone} at {self.config.server}: {err!r}", retryable=False) from err
-            rcode = response.rcode()
+        for chunk in self._chunks(zone, batch):
+            rcode = await self._send(zone, where, self._message(zone, chunk))
+            if rcode in _REPLAN_RCODES and any(_claims(g) for g in _groups(chunk)):
+                # Perhaps this very message was applied before and its answer lost: then every
+                # name it claims already carries kfed's marker, and the replay is harmless.
+                rcode = await self._send(zone, where, self._message(zone, chunk, replay=True))
             if rcode != dns.rcode.NOERROR:
                 raise ProviderError(
                     f"UPDATE of {zone} at {self.config.server}: {dns.rcode.to_text(rcode)}",
@@ -172,3 +186,49 @@ class RFC2136Provider:
 
     async def close(self) -> None:
         return None
+
+
+def _groups(changes: Sequence[Change]) -> list[list[Change]]:
+    """The changes of each owned name (its records and its marker), in order."""
+    groups: list[list[Change]] = []
+    last: str | None = None
+    for change in changes:
+        group = owned_name(change.record.name) or change.record.name
+        if groups and group == last:
+            groups[-1].append(change)
+        else:
+            groups.append([change])
+            last = group
+    return groups
+
+
+def _marker_change(group: Sequence[Change]) -> Change | None:
+    return next((c for c in group if owned_name(c.record.name) is not None), None)
+
+
+def _claims(group: Sequence[Change]) -> bool:
+    marker = _marker_change(group)
+    return marker is not None and marker.action is Action.CREATE
+
+
+def _txt(values: Sequence[str]) -> list[dns.rdata.Rdata]:
+    return [dns.rdata.from_text(dns.rdataclass.IN, dns.rdatatype.TXT, v) for v in values]
+
+
+def _prerequisites(update: dns.update.UpdateMessage, group: Sequence[Change], *, replay: bool) -> None:
+    """What must hold for `group` (one name's changes) to be kfed's to make."""
+    first = group[0].record.name
+    name = owned_name(first) or first
+    marker_name = dns.name.from_text(registry_name(name))
+    marker = _marker_change(group)
+    if marker is not None and marker.action is Action.CREATE:
+        if replay:
+            update.present(marker_name, *_txt(marker.record.data))  # claimed by this very change before
+        else:
+            update.absent(dns.name.from_text(name))  # kfed only claims empty names
+            update.absent(marker_name)
+    elif marker is not None and marker.action is Action.UPDATE and marker.previous is not None:
+        for rdata in _txt(marker.previous.data):
+            update.present(marker_name, rdata)  # the marker is still the one the plan saw
+    else:
+        update.present(marker_name, dns.rdatatype.TXT)  # kfed's marker is still there
