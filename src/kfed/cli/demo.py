@@ -138,6 +138,7 @@ async def _run(run: DemoRun, monitor_period: float) -> None:
     with c.status("starting the federation API, controllers, built-in DNS and 13 simulated clusters"):
         await fed.start()
     host, port = fed.dns_address
+    assert fed.api is not None
     c.print(f"federation API {fed.api.url}; built-in DNS server {host}:{port}; kubeconfig {run.kubeconfig}")
 
     async def all_ready() -> bool:
