@@ -196,9 +196,10 @@ async def run_latency(args: argparse.Namespace, work: Path) -> LatencyResults:
         for i in range(args.samples):
             name = f"prop-{i}"
             t0 = time.perf_counter()
+            # its own selector (no pods): the readiness flips below then concern the web Service alone
             await fed.fed.request("POST", "/api/v1/namespaces/default/services", body={
                 "apiVersion": "v1", "kind": "Service", "metadata": {"name": name},
-                "spec": {"type": "LoadBalancer", "selector": dict(WEB_SELECTOR), "ports": [{"port": 80}]}})
+                "spec": {"type": "LoadBalancer", "selector": {"app": name}, "ports": [{"port": 80}]}})
 
             def everywhere(name: str = name) -> float | None:
                 got = seen.get(name, {})
@@ -433,10 +434,28 @@ async def run_scale(args: argparse.Namespace, work: Path) -> ScaleResults:
         regions = {c.region for c in scale_layout(args.clusters)}
         res.dns_expected = args.services * (1 + len(regions) + args.clusters)
 
-        async def dns_count() -> int:
+        def dns_written() -> int:
+            """Record sets the DNS controller has written: each name is two changes (records + owner)."""
+            stats = getattr(getattr(manager.dns, "applier", None), "stats", None)
+            return int(stats.changes) // 2 if stats is not None else 0
+
+        async def dns_listed() -> int:
             assert fed is not None
-            body = await fed.get("/apis/federation.kfed.io/v1beta1/dnsrecordsets", limit=1)
-            return len(body.get("items") or []) + int((body.get("metadata") or {}).get("remainingItemCount") or 0)
+            n, cont = 0, ""
+            while True:
+                body = await fed.get("/apis/federation.kfed.io/v1beta1/dnsrecordsets", limit=5000,
+                                     **({"continue": cont} if cont else {}))
+                n += sum(1 for o in body.get("items") or [] if ".svc." in o["spec"]["name"])
+                cont = (body.get("metadata") or {}).get("continue") or ""
+                if not cont:
+                    return n
+
+        profiler = None
+        if args.profile:
+            import cProfile
+
+            profiler = cProfile.Profile()
+            profiler.enable()
 
         deadline = t0 + args.converge_timeout
         last_report = 0.0
@@ -449,7 +468,7 @@ async def run_scale(args: argparse.Namespace, work: Path) -> ScaleResults:
                 res.status_s = now - t0
                 report.progress(f"every status shows {len(names)} healthy shards: {res.status_s:.1f} s")
             if math.isnan(res.dns_s):
-                res.dns_records = await dns_count()
+                res.dns_records = dns_written()
                 if res.dns_records >= res.dns_expected and not manager.dns._dirty and services.idle():
                     res.dns_s = time.perf_counter() - t0
                     report.progress(f"every DNS record written: {res.dns_s:.1f} s")
@@ -459,8 +478,21 @@ async def run_scale(args: argparse.Namespace, work: Path) -> ScaleResults:
                 last_report = now
                 report.progress(f"  {now - t0:.0f} s: members complete {members_done()}/{len(names)}, statuses "
                                 f"{status_done()}/{args.services}, DNS records {res.dns_records}/{res.dns_expected}, "
-                                f"member writes {services.member_writes}, RSS {procs.rss_mib()[0]:.0f} MiB")
+                                f"member writes {services.member_writes}, RSS {procs.rss_mib()[0]:.0f} MiB, CPU s "
+                                f"manager {procs.cpu_seconds():.0f} fleet {procs.cpu_seconds(fleet.pid):.0f} "
+                                f"api {procs.cpu_seconds(api.pid):.0f}; dns error: {manager.dns.last_error}")
             await asyncio.sleep(0.5)
+        if profiler is not None:
+            import io
+            import pstats
+
+            profiler.disable()
+            text = io.StringIO()
+            pstats.Stats(profiler, stream=text).sort_stats("tottime").print_stats(45)
+            profile_path = Path(args.profile)
+            profile_path.write_text(text.getvalue())
+            profiler.dump_stats(str(profile_path.with_suffix(".pstats")))  # for pstats/snakeviz
+        res.dns_records = await dns_listed()
         if math.isnan(res.dns_s):
             res.note = (f"DNS not converged after {args.converge_timeout:g} s: {res.dns_records:,} of "
                         f"{res.dns_expected:,} record sets written")
@@ -605,8 +637,12 @@ def main() -> None:
     parser.add_argument("--scale-monitor-period", type=float, default=5.0)
     parser.add_argument("--converge-timeout", type=float, default=300.0)
     parser.add_argument("--steady-seconds", type=float, default=30.0)
+    parser.add_argument("--profile", help="part 2: write a cProfile summary of the controller-manager here")
     parser.add_argument("--role", choices=["fleet"], help=argparse.SUPPRESS)
     parser.add_argument("--work", help=argparse.SUPPRESS)
+    if "--quick" in sys.argv:  # smaller defaults; flags given explicitly still win
+        parser.set_defaults(clusters=10, services=200, samples=20, outages=3, converge_timeout=120.0,
+                            steady_seconds=15.0)
     args = parser.parse_args()
     try:
         import uvloop
@@ -617,9 +653,6 @@ def main() -> None:
     if args.role == "fleet":
         asyncio.run(run_fleet(args.clusters, Path(args.work)))
         return
-    if args.quick:
-        args.clusters, args.services, args.samples, args.outages = 10, 200, 20, 3
-        args.converge_timeout, args.steady_seconds = 120.0, 15.0
     load = report.load_average()
     lat = scale = None
     with tempfile.TemporaryDirectory(prefix="kfed-cp-bench-") as tmp:

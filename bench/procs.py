@@ -124,15 +124,11 @@ def rss_mib(pid: int | str = "self") -> tuple[float, float]:
 def tree_rss_mib(pid: int) -> float:
     """VmRSS of a process and its descendants (taskset execs in place; servers may fork workers)."""
     total = 0.0
-    pending = [pid]
-    while pending:
-        p = pending.pop()
+    for p in descendants(pid):
         try:
             total += rss_mib(p)[0]
-            children = Path(f"/proc/{p}/task/{p}/children").read_text().split()
         except (OSError, KeyError, ValueError):
             continue
-        pending += [int(c) for c in children]
     return total
 
 
@@ -167,3 +163,37 @@ def etcd(data_dir: Path, log: Path, cpu: int | None = None) -> Iterator[tuple[st
 
     with running(argv, log=log, ready=healthy, what="etcd", cpu=cpu, timeout=30) as process:
         yield f"127.0.0.1:{client}", process
+
+
+def cpu_seconds(pid: int | str = "self") -> float:
+    """CPU time (user + system, all threads) a process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    return (int(fields[11]) + int(fields[12])) / ticks
+
+
+def descendants(pid: int) -> list[int]:
+    """The process and all its descendants (servers that fork workers, taskset that execs)."""
+    out, pending = [], [pid]
+    while pending:
+        p = pending.pop()
+        out.append(p)
+        try:
+            pending += [int(c) for c in Path(f"/proc/{p}/task/{p}/children").read_text().split()]
+        except OSError:
+            continue
+    return out
+
+
+def tree_pss_mib(pid: int) -> float:
+    """Proportional set size of a process tree: shared pages counted once between the processes
+    (forked servers such as NSD share most of their memory), in MiB."""
+    total = 0.0
+    for p in descendants(pid):
+        try:
+            for line in Path(f"/proc/{p}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    total += int(line.split()[1]) / 1024
+        except OSError:
+            continue
+    return total

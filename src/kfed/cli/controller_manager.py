@@ -23,11 +23,14 @@ from kfed.cli.logsetup import setup_logging
 @click.option("--leader-elect-retry-period", default=2.0, show_default=True)
 @click.option("--identity", default=None, help="Leader election identity (default: host_pid).")
 @click.option("--no-dns", is_flag=True, help="Run without the DNS controller.")
+@click.option("--metrics-port", type=click.IntRange(0, 65535), default=None,
+              help="Serve Prometheus metrics (DNS provider calls, retries, failures) on 127.0.0.1:PORT/metrics.")
 @click.option("--log-level", default="warning", show_default=True)
 def controller_manager(kubeconfig: Path | None, host_context: str, cluster_monitor_period: float,
                        cluster_probe_timeout: float, cluster_failure_threshold: int,
                        leader_elect_lease_duration: float, leader_elect_renew_deadline: float,
-                       leader_elect_retry_period: float, identity: str | None, no_dns: bool, log_level: str) -> None:
+                       leader_elect_retry_period: float, identity: str | None, no_dns: bool, metrics_port: int | None,
+                       log_level: str) -> None:
     """Run the cluster, service and DNS controllers (one active leader among replicas)."""
     from kfed.controllers.manager import ControllerManager, ManagerOptions
     from kfed.controllers.membership import read_settings
@@ -43,9 +46,20 @@ def controller_manager(kubeconfig: Path | None, host_context: str, cluster_monit
     async def run() -> None:
         fed = await federation_client(kubeconfig, host_context)
         manager = ControllerManager(fed, await read_settings(fed), options)
+        metrics = None
+        if metrics_port is not None:
+            from prometheus_client import CollectorRegistry
+
+            from kfed.controllers.dns_metrics import DNSControllerCollector, serve_metrics
+
+            registry = CollectorRegistry()
+            registry.register(DNSControllerCollector(lambda: manager.dns))
+            metrics = await serve_metrics(registry, "127.0.0.1", metrics_port)
         try:
             await manager.run()
         finally:
+            if metrics is not None:
+                await metrics.cleanup()
             with contextlib.suppress(Exception):
                 await manager.shutdown()
             await fed.close()

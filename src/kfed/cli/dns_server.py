@@ -1,10 +1,18 @@
 """`kfed dns-server`: kfed's authoritative DNS server (the `builtin` provider) on its own.
 
+Two ways to feed it a zone:
+
+    # what the federation's DNS controller wrote (its DNSRecordSet objects), the usual way; run
+    # as many replicas as you like, they all serve the same records under the same SOA serial
+    kfed dns-server --context federation-cluster --listen 0.0.0.0:53 --notify 192.0.2.53:53
+
+    # a records file (YAML, see kfed.dns.server.sources.parse_records_file), re-read when it changes
     kfed dns-server --zone example.com. --records records.yaml --listen 127.0.0.1:5353 \\
         --tsig-key xfr:hmac-sha256:c2VjcmV0... --notify 127.0.0.1:5354
 
-The records file (YAML, see kfed.dns.server.sources.parse_records_file) is re-read when it
-changes; each change gets a new SOA serial, is journalled for IXFR and NOTIFYed to secondaries.
+Either way each change gets a new SOA serial, is journalled for IXFR and NOTIFYed to secondaries.
+In the federation mode the zone is the federation's (the federation-system/kfed-federation
+ConfigMap that `kfed init` wrote) unless --zone says otherwise.
 """
 
 from __future__ import annotations
@@ -20,6 +28,7 @@ from typing import Any
 import click
 import dns.name
 
+from kfed.cli.common import kubeconfig_option
 from kfed.cli.logsetup import setup_logging
 
 
@@ -40,7 +49,17 @@ def parse_listen(value: str) -> tuple[str, int]:
     "--listen", default="127.0.0.1:5353", show_default=True, help="host:port for UDP and TCP (port 0: any)."
 )
 @click.option(
-    "--zone", "zone", default=None, help="Zone origin, e.g. example.com. (else the records file's `zone:`)."
+    "--zone",
+    "zone",
+    default=None,
+    help="Zone origin, e.g. example.com. (else the records file's `zone:`, or the federation's zone).",
+)
+@kubeconfig_option
+@click.option(
+    "--context",
+    "context",
+    default=None,
+    help="Serve the zone the federation API at this kubeconfig context holds (e.g. federation-cluster).",
 )
 @click.option(
     "--records",
@@ -76,6 +95,8 @@ def parse_listen(value: str) -> tuple[str, int]:
 def dns_server(
     listen: str,
     zone: str | None,
+    kubeconfig: Path | None,
+    context: str | None,
     records_path: Path | None,
     ns_names: tuple[str, ...],
     hostmaster: str | None,
@@ -101,8 +122,11 @@ def dns_server(
 
     setup_logging(log_level)
     host, port = parse_listen(listen)
-    if records_path is None and zone is None:
-        raise click.UsageError("give --zone, --records, or both")
+    from_federation = context is not None or kubeconfig is not None
+    if from_federation and records_path is not None:
+        raise click.UsageError("give either --records or the federation's --context, not both")
+    if records_path is None and zone is None and not from_federation:
+        raise click.UsageError("give --records FILE, the federation's --context, or --zone (an empty zone)")
     try:
         keyring = load_keys(tsig_keys)
     except (TSIGKeyError, OSError) as e:
@@ -120,14 +144,6 @@ def dns_server(
         overrides["ns_names"] = list(ns_names)
     if hostmaster:
         overrides["hostmaster"] = hostmaster
-    source: ZoneSource
-    if records_path is not None:
-        source = FileZoneSource(records_path, origin=zone, settings=overrides, poll_interval=poll_interval)
-    else:
-        assert zone is not None
-        source = InMemoryZoneSource(ZoneSettings.for_origin(zone, **overrides))
-
-    server = DNSServer(source, host, port, tsig_keyring=keyring or None, notify=targets, max_udp=max_udp)
 
     async def run() -> None:
         stop = asyncio.Event()
@@ -135,18 +151,51 @@ def dns_server(
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError):
                 loop.add_signal_handler(sig, stop.set)
-        await server.start()
-        try:
+        async with contextlib.AsyncExitStack() as cleanup:
+            source: ZoneSource
+            if from_federation:
+                source = await _federation_source(cleanup, kubeconfig, context or "federation-cluster", zone,
+                                                  overrides)
+            elif records_path is not None:
+                source = FileZoneSource(records_path, origin=zone, settings=overrides, poll_interval=poll_interval)
+            else:
+                assert zone is not None
+                source = InMemoryZoneSource(ZoneSettings.for_origin(zone, **overrides))
+            server = DNSServer(source, host, port, tsig_keyring=keyring or None, notify=targets, max_udp=max_udp)
+            await server.start()
+            cleanup.push_async_callback(server.stop)
             zones = ", ".join(str(z.origin) for z in server.zones) or "(none yet)"
             click.echo(f"kfed dns-server: serving {zones} on {host}:{server.port} (udp+tcp)", err=True)
             await stop.wait()
-        finally:
-            await server.stop()
 
     try:
         _run(run, use_uvloop)
     except Exception as e:
         raise click.ClickException(str(e)) from e
+
+
+async def _federation_source(cleanup: contextlib.AsyncExitStack, kubeconfig: Path | None, context: str,
+                             zone: str | None, overrides: dict[str, Any]) -> Any:
+    """A RecordSetZoneSource following the federation API at `context`, started."""
+    from kfed.cli.common import federation_client
+    from kfed.controllers.membership import read_settings
+    from kfed.controllers.zonesource import RecordSetZoneSource
+    from kfed.dns.server import ZoneSettings
+    from kfed.members.client import ApiCallError, Unreachable
+
+    fed = await federation_client(kubeconfig, context)
+    cleanup.push_async_callback(fed.close)
+    if zone is None:
+        try:
+            zone = (await read_settings(fed)).dns_zone
+        except (ApiCallError, Unreachable) as e:
+            raise click.ClickException(f"cannot read the federation's DNS zone (give --zone): {e}") from e
+    source = RecordSetZoneSource(fed, ZoneSettings.for_origin(zone, **overrides))
+    # Not waiting here: the server waits a while for the first snapshot and then serves anyway,
+    # so replicas come up (and answer REFUSED for the zone) while the API is still unreachable.
+    await source.start(wait=False)
+    cleanup.push_async_callback(source.stop)
+    return source
 
 
 def _run(main: Callable[[], Coroutine[Any, Any, None]], use_uvloop: bool) -> None:

@@ -126,6 +126,7 @@ def _print_contexts(fleet: Any, control_path: Path) -> None:
         console.print(f"kubeconfig: {fleet.kubeconfig_path}  (try: kubectl --context={fleet.names[0]} get nodes)")
     console.print(f"load-balancer DNS: {host}:{port}  control: {control_path}")
     console.print("running until Ctrl-C", style="dim")
+    console.file.flush()  # piped to a file or a test: show it now, not at exit
 
 
 # -- talking to a running simulation ------------------------------------------------------

@@ -75,7 +75,9 @@ class Upstreams:
     def __init__(self, routes: Sequence[UpstreamRoute]) -> None:
         self.routes = list(routes)
 
-    async def ask(self, qname: dns.name.Name, qtype: dns.rdatatype.RdataType, deadline: float) -> dns.message.Message | None:
+    async def ask(
+        self, qname: dns.name.Name, qtype: dns.rdatatype.RdataType, deadline: float
+    ) -> dns.message.Message | None:
         servers = routes_for(self.routes, qname)
         loop = asyncio.get_running_loop()
         last: dns.message.Message | None = None
@@ -86,10 +88,16 @@ class Upstreams:
             query = dns.message.make_query(qname, qtype, use_edns=0, payload=_UPSTREAM_PAYLOAD)
             try:
                 reply, _ = await dns.asyncquery.udp_with_fallback(
-                    query, route.host, timeout=remaining / (len(servers) - i), port=route.port,
-                    ignore_unexpected=True)
+                    query,
+                    route.host,
+                    timeout=remaining / (len(servers) - i),
+                    port=route.port,
+                    ignore_unexpected=True,
+                )
             except Exception as e:  # noqa: BLE001 - timeouts, refused ports, garbage: try the next one
-                log.debug("event=upstream_failed upstream=%s:%d name=%s error=%r", route.host, route.port, qname, e)
+                log.debug(
+                    "event=upstream_failed upstream=%s:%d name=%s error=%r", route.host, route.port, qname, e
+                )
                 continue
             if reply.rcode() not in _RETRY_NEXT:
                 return reply
@@ -137,9 +145,18 @@ class _UDPProtocol(asyncio.DatagramProtocol):
 class ClusterDNSServer:
     """The listeners: UDP and TCP on one port, answering with `core`, asking `upstreams`."""
 
-    def __init__(self, core: ClusterDNSCore, upstreams: Upstreams, host: str = "127.0.0.1", port: int = 0, *,
-                 upstream_timeout: float = DEFAULT_UPSTREAM_TIMEOUT, max_pending: int = 1024,
-                 tcp_idle_timeout: float = 30.0, max_tcp_connections: int = 256) -> None:
+    def __init__(
+        self,
+        core: ClusterDNSCore,
+        upstreams: Upstreams,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        upstream_timeout: float = DEFAULT_UPSTREAM_TIMEOUT,
+        max_pending: int = 1024,
+        tcp_idle_timeout: float = 30.0,
+        max_tcp_connections: int = 256,
+    ) -> None:
         self.core = core
         self.upstreams = upstreams
         self.host = host
@@ -162,8 +179,9 @@ class ClusterDNSServer:
             udp_sock = _udp_socket(self.host, self._requested_port)
             port = udp_sock.getsockname()[1]
             try:
-                self._tcp = await asyncio.start_server(self._serve_tcp, self.host, port, reuse_address=True,
-                                                       backlog=128)
+                self._tcp = await asyncio.start_server(
+                    self._serve_tcp, self.host, port, reuse_address=True, backlog=128
+                )
             except OSError as e:
                 udp_sock.close()
                 if self._requested_port == 0 and e.errno == errno.EADDRINUSE:
@@ -173,7 +191,9 @@ class ClusterDNSServer:
         else:
             raise OSError(errno.EADDRINUSE, "no port free for both UDP and TCP")
         self.port = port
-        self._udp, self._udp_protocol = await loop.create_datagram_endpoint(lambda: _UDPProtocol(self), sock=udp_sock)
+        self._udp, self._udp_protocol = await loop.create_datagram_endpoint(
+            lambda: _UDPProtocol(self), sock=udp_sock
+        )
         log.info("event=listening host=%s port=%d", self.host, self.port)
 
     async def stop(self) -> None:
@@ -191,6 +211,11 @@ class ClusterDNSServer:
             self._tcp = None
 
     # -- upstream steps ----------------------------------------------------------------------
+
+    @property
+    def pending(self) -> int:
+        """Upstream steps in flight (UDP)."""
+        return len(self._steps)
 
     async def complete(self, step: UpstreamStep) -> bytes:
         """Carry out `step` (and the chase steps it leads to) within upstream_timeout."""
@@ -301,8 +326,8 @@ class ClusterDNSOptions:
 class ClusterDNS:
     """One member cluster's DNS: informers feeding the index, and the server answering from it.
 
-        async with ClusterDNS(member_client, ClusterDNSOptions(federations={"myfederation": "example.com."})) as cdns:
-            print(cdns.port)
+    async with ClusterDNS(member_client, ClusterDNSOptions(federations={"myfederation": "example.com."})) as cdns:
+        print(cdns.port)
     """
 
     def __init__(self, client: KubeClient, options: ClusterDNSOptions | None = None) -> None:
@@ -311,19 +336,37 @@ class ClusterDNS:
         opts = self.options
         self.index = ClusterIndex(static_federations=opts.federations, zone=opts.zone, region=opts.region)
         self.core = ClusterDNSCore(self.index, opts.settings, recursion=bool(opts.upstreams))
-        self.server = ClusterDNSServer(self.core, Upstreams(opts.upstreams), opts.host, opts.port,
-                                       upstream_timeout=opts.upstream_timeout)
+        self.server = ClusterDNSServer(
+            self.core, Upstreams(opts.upstreams), opts.host, opts.port, upstream_timeout=opts.upstream_timeout
+        )
         index = self.index
         timeout = opts.watch_timeout
         self.informers = {
-            "services": Informer(client, SERVICES, lambda k, o, _: index.apply_service(k, o), name="services",
-                                 watch_timeout=timeout),
-            "endpointslices": Informer(client, ENDPOINT_SLICES, lambda k, o, _: index.apply_endpoint_slice(k, o),
-                                       name="endpointslices", watch_timeout=timeout),
-            "nodes": Informer(client, NODES, lambda k, o, _: index.apply_node(k, o), name="nodes",
-                              watch_timeout=timeout),
-            "kube-dns": Informer(client, KUBE_SYSTEM_CONFIGMAPS, lambda k, o, _: index.apply_configmap(k, o),
-                                 field_selector=KUBE_DNS_SELECTOR, name="kube-dns configmap", watch_timeout=timeout),
+            "services": Informer(
+                client,
+                SERVICES,
+                lambda k, o, _: index.apply_service(k, o),
+                name="services",
+                watch_timeout=timeout,
+            ),
+            "endpointslices": Informer(
+                client,
+                ENDPOINT_SLICES,
+                lambda k, o, _: index.apply_endpoint_slice(k, o),
+                name="endpointslices",
+                watch_timeout=timeout,
+            ),
+            "nodes": Informer(
+                client, NODES, lambda k, o, _: index.apply_node(k, o), name="nodes", watch_timeout=timeout
+            ),
+            "kube-dns": Informer(
+                client,
+                KUBE_SYSTEM_CONFIGMAPS,
+                lambda k, o, _: index.apply_configmap(k, o),
+                field_selector=KUBE_DNS_SELECTOR,
+                name="kube-dns configmap",
+                watch_timeout=timeout,
+            ),
         }
         self._sync_task: asyncio.Task[None] | None = None
 
@@ -357,11 +400,18 @@ class ClusterDNS:
         try:
             await asyncio.wait_for(self.informers["kube-dns"].synced.wait(), CONFIGMAP_GRACE)
         except TimeoutError:
-            log.warning("event=configmap_unavailable configmap=%s/%s error=%s", *KUBE_DNS_CONFIGMAP,
-                        self.informers["kube-dns"].last_error)
+            log.warning(
+                "event=configmap_unavailable configmap=%s/%s error=%s",
+                *KUBE_DNS_CONFIGMAP,
+                self.informers["kube-dns"].last_error,
+            )
         self.index.mark_synced()
-        log.info("event=synced zone=%s region=%s federations=%s", self.index.zone, self.index.region,
-                 ",".join(f"{k}={v}" for k, v in sorted(self.index.federations.items())))
+        log.info(
+            "event=synced zone=%s region=%s federations=%s",
+            self.index.zone,
+            self.index.region,
+            ",".join(f"{k}={v}" for k, v in sorted(self.index.federations.items())),
+        )
 
     async def wait_synced(self, timeout: float = 30.0) -> None:
         assert self._sync_task is not None, "start() first"

@@ -135,6 +135,10 @@ class DNSController:
         self._all = True
         self._wake.set()
 
+    def request_full_pass(self) -> None:
+        """Plan the whole zone again soon (from what the applier knows: no listing)."""
+        self._mark_all()
+
     def _on_service(self, kind: str, obj: Obj, old: Obj | None) -> None:
         if old is not None and kind == "MODIFIED" and _dns_inputs(old) == _dns_inputs(obj):
             return  # nothing DNS depends on changed

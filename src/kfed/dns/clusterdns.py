@@ -28,12 +28,16 @@ replica of the server, and `kfed coredns-config`, picks the same one.
 Two parts:
 
 - `ClusterIndex`: the cluster's view (Services, EndpointSlices, nodes' topology labels, the
-  kube-dns ConfigMap's federations), fed with watch events as Kubernetes objects. Every change
-  bumps `version`.
+  kube-dns ConfigMap's federations), fed with watch events as Kubernetes objects. It tells which
+  Services each change touched, and when something every answer depends on changed.
 - `ClusterDNSCore`: query bytes in, response bytes (or an `UpstreamStep`) out. Answers built from
   the index alone are rendered once and then served from a cache of rendered answers (the
-  authoritative server's fast path, `kfed.dns.server.answer.cached_answer`), dropped as a whole
-  whenever the index changes; so an answer is never older than the last event applied.
+  authoritative server's fast path, `kfed.dns.server.answer.cached_answer`). Every name under
+  the cluster domain is about one Service, so a change drops just the answers about the Services
+  it touched (an endpoint flapping in a big cluster does not empty the cache), and an answer is
+  never older than the last event applied.
+
+One core serves one index: the core drains the index's list of touched Services.
 """
 
 from __future__ import annotations
@@ -56,6 +60,10 @@ import dns.rcode
 import dns.rdata
 import dns.rdataclass
 import dns.rdatatype
+import dns.rdtypes.ANY.CNAME
+import dns.rdtypes.IN.A
+import dns.rdtypes.IN.AAAA
+import dns.rdtypes.IN.SRV
 import dns.rrset
 
 from kfed.dns.names import InvalidNameError, ServiceNames, ZoneNameStyle, absolute
@@ -75,9 +83,14 @@ FEDERATIONS_KEY = "federations"
 MAX_CHASE_HOPS = 8  # upstream round trips for one answer; longer chains are misconfigurations
 
 IN = dns.rdataclass.IN
-A, AAAA, CNAME, SRV, SOA, ANY = (dns.rdatatype.A, dns.rdatatype.AAAA, dns.rdatatype.CNAME, dns.rdatatype.SRV,
-                                 dns.rdatatype.SOA, dns.rdatatype.ANY)
-_ADDRESS_TYPES = {A: 4, AAAA: 6}
+A, AAAA, CNAME, SRV, SOA, ANY = (
+    dns.rdatatype.A,
+    dns.rdatatype.AAAA,
+    dns.rdatatype.CNAME,
+    dns.rdatatype.SRV,
+    dns.rdatatype.SOA,
+    dns.rdatatype.ANY,
+)
 _FORMERR_QTYPES = (dns.rdatatype.OPT, dns.rdatatype.TSIG, dns.rdatatype.TKEY)
 _NOTIMP_QTYPES = (dns.rdatatype.MAILA, dns.rdatatype.MAILB)
 _XFR_QTYPES = (dns.rdatatype.AXFR, dns.rdatatype.IXFR)
@@ -254,12 +267,20 @@ def service_from_object(obj: Obj) -> LocalService | None:
     ports = []
     for p in spec.get("ports") or []:
         try:
-            ports.append(ServicePort(str(p.get("name") or ""), int(p.get("port")), str(p.get("protocol") or "TCP")))
+            ports.append(
+                ServicePort(str(p.get("name") or ""), int(p.get("port")), str(p.get("protocol") or "TCP"))
+            )
         except (TypeError, ValueError):
             continue
-    return LocalService(namespace, name, tuple(ips), headless=spec.get("clusterIP") == "None" and not external,
-                        external_name=external if stype == "ExternalName" else "", ports=tuple(ports),
-                        publish_not_ready=bool(spec.get("publishNotReadyAddresses")))
+    return LocalService(
+        namespace,
+        name,
+        tuple(ips),
+        headless=spec.get("clusterIP") == "None" and not external,
+        external_name=external if stype == "ExternalName" else "",
+        ports=tuple(ports),
+        publish_not_ready=bool(spec.get("publishNotReadyAddresses")),
+    )
 
 
 def slice_endpoints(obj: Obj) -> tuple[str, str, str, tuple[Endpoint, ...]] | None:
@@ -322,12 +343,21 @@ class ClusterIndex:
 
     `apply_*(event, obj)` take the informer's event type (ADDED, MODIFIED, DELETED) and object.
     `static_federations` (the command line) win over the kube-dns ConfigMap's on a name clash.
+
+    What changed is told two ways, so a cache of answers can drop just what went stale: every
+    name under the cluster domain depends on one Service key `(namespace, name)` (a namespace
+    itself: `(namespace, "")`), collected in `drain_touched()`; and `generation` moves when
+    something every answer depends on changes (topology, federations, being synced).
+    `version` counts every change.
     """
 
-    def __init__(self, *, static_federations: Mapping[str, str] | None = None, zone: str = "",
-                 region: str = "") -> None:
+    def __init__(
+        self, *, static_federations: Mapping[str, str] | None = None, zone: str = "", region: str = ""
+    ) -> None:
         self.version = 0
+        self.generation = 0
         self.synced = False
+        self._touched: set[tuple[str, str]] = set()
         self._services: dict[tuple[str, str], LocalService] = {}
         self._namespaces: Counter[str] = Counter()
         self._slices: dict[tuple[str, str], tuple[str, tuple[Endpoint, ...]]] = {}
@@ -339,8 +369,21 @@ class ClusterIndex:
         self._configmap: dict[str, str] = {}
         self.federations: dict[str, str] = dict(self._static)
 
-    def _changed(self) -> None:
+    def _changed(self, *keys: tuple[str, str]) -> None:
+        """Something changed: the answers for `keys`, or every answer when no key is given."""
         self.version += 1
+        if keys:
+            self._touched.update(keys)
+        else:
+            self.generation += 1
+
+    @property
+    def has_touched(self) -> bool:
+        return bool(self._touched)
+
+    def drain_touched(self) -> set[tuple[str, str]]:
+        touched, self._touched = self._touched, set()
+        return touched
 
     def mark_synced(self) -> None:
         if not self.synced:
@@ -361,14 +404,14 @@ class ClusterIndex:
                 self._namespaces[svc.namespace] -= 1
                 if self._namespaces[svc.namespace] <= 0:
                     del self._namespaces[svc.namespace]
-                self._changed()
+                self._changed(key, (svc.namespace, ""))
             return
         if old == svc:
             return
         if old is None:
             self._namespaces[svc.namespace] += 1
         self._services[key] = svc
-        self._changed()
+        self._changed(key, (svc.namespace, ""))
 
     def apply_endpoint_slice(self, event: str, obj: Obj) -> None:
         meta = obj.get("metadata") or {}
@@ -379,16 +422,17 @@ class ClusterIndex:
             if old is not None:
                 del self._slices[key]
                 self._forget_slice(key[0], old[0], key[1])
-                self._changed()
+                self._changed((key[0], old[0]))
             return
         _, _, service, endpoints = parsed
         if old == (service, endpoints):
             return
         if old is not None and old[0] != service:
             self._forget_slice(key[0], old[0], key[1])
+            self._changed((key[0], old[0]))
         self._slices[key] = (service, endpoints)
         self._slices_of.setdefault((key[0], service), set()).add(key[1])
-        self._changed()
+        self._changed((key[0], service))
 
     def _forget_slice(self, namespace: str, service: str, slice_name: str) -> None:
         names = self._slices_of.get((namespace, service))
@@ -468,9 +512,13 @@ class ClusterDNSSettings:
     max_udp: int = DEFAULT_MAX_UDP
 
 
+ServiceKey = tuple[str, str]  # (namespace, service name); (namespace, "") for the namespace itself
+
+
 @dataclass
 class Resolution:
-    """What the cluster's data say about one question; `chase` asks for the rest of a chain."""
+    """What the cluster's data say about one question; `chase` asks for the rest of a chain.
+    `depends` names the Services whose changes make this answer stale."""
 
     rcode: dns.rcode.Rcode = dns.rcode.NOERROR
     answer: list[dns.rrset.RRset] = field(default_factory=list)
@@ -478,11 +526,18 @@ class Resolution:
     additional: list[dns.rrset.RRset] = field(default_factory=list)
     chase: dns.name.Name | None = None  # a CNAME target outside the cluster domain
     forward: bool = False  # not our name: the upstream's answer is the answer
+    depends: list[ServiceKey] = field(default_factory=list)
 
 
-def _rrset(name: dns.name.Name, rdtype: dns.rdatatype.RdataType, ttl: int, values: Iterable[str]) -> dns.rrset.RRset:
-    rdatas = [dns.rdata.from_text(IN, rdtype, v) for v in values]
-    return dns.rrset.from_rdata_list(name, ttl, rdatas)
+# Rdata built directly: parsing presentation text costs more than the rest of an answer.
+def _address_rrset(name: dns.name.Name, ttl: int, ips: Iterable[str]) -> list[dns.rrset.RRset]:
+    v4 = [dns.rdtypes.IN.A.A(IN, A, ip) for ip in ips if ":" not in ip]
+    v6 = [dns.rdtypes.IN.AAAA.AAAA(IN, AAAA, ip) for ip in ips if ":" in ip]
+    return [dns.rrset.from_rdata_list(name, ttl, rdatas) for rdatas in (v4, v6) if rdatas]
+
+
+def _cname_rrset(name: dns.name.Name, ttl: int, target: dns.name.Name) -> dns.rrset.RRset:
+    return dns.rrset.from_rdata(name, ttl, dns.rdtypes.ANY.CNAME.CNAME(IN, CNAME, target))
 
 
 def _ip_from_dashes(label: str) -> str | None:
@@ -502,13 +557,19 @@ class ClusterResolver:
         self.settings = settings or ClusterDNSSettings()
         self.domain = dns.name.from_text(absolute(self.settings.domain))
         self.ttl = self.settings.ttl
+        self._soa: tuple[int, dns.rrset.RRset] | None = None
 
     def soa(self) -> dns.rrset.RRset:
-        d = self.domain.to_text()
-        serial = self.index.version & 0xFFFFFFFF
-        # The minimum (negative TTL) is the record TTL: a name that appears is seen as soon.
-        return _rrset(self.domain, SOA, self.ttl,
-                      [f"ns.dns.{d} hostmaster.{d} {serial} 7200 1800 86400 {self.ttl}"])
+        """The cluster zone's SOA; its serial is the index generation. The minimum (negative TTL)
+        is the record TTL, so a name that appears is seen as soon as a changed one."""
+        generation = self.index.generation
+        if self._soa is None or self._soa[0] != generation:
+            d = self.domain.to_text()
+            rdata = dns.rdata.from_text(
+                IN, SOA, f"ns.dns.{d} hostmaster.{d} {generation & 0xFFFFFFFF} 7200 1800 86400 {self.ttl}"
+            )
+            self._soa = (generation, dns.rrset.from_rdata(self.domain, self.ttl, rdata))
+        return self._soa[1]
 
     def resolve(self, qname: dns.name.Name, qtype: int) -> Resolution:
         if not qname.is_subdomain(self.domain):
@@ -523,10 +584,25 @@ class ClusterResolver:
             return Resolution(answer=[self.soa()]) if qtype in (SOA, ANY) else self._nodata()
         kind, rest = labels[-1], labels[:-1]
         if kind == "svc":
-            return self._svc(qname, qtype, rest)
+            found = self._svc(qname, qtype, rest)
+            found.depends[:0] = self._svc_dependency(rest)
+            return found
         if kind == "pod":
             return self._pod(qname, qtype, rest)
         return self._nxdomain()
+
+    def _svc_dependency(self, rest: list[str]) -> list[ServiceKey]:
+        """The Service (or namespace) a name under svc.<domain> is about."""
+        n = len(rest)
+        if n == 1:
+            return [(rest[0], "")]
+        if n == 2 or n == 4:
+            return [(rest[-1], rest[-2])]
+        if n == 3:
+            if rest[2] in self.index.federations:
+                return [(rest[1], rest[0])]  # <svc>.<ns>.<fed>: the local <svc> in <ns>
+            return [(rest[2], rest[1])]
+        return []
 
     # -- shapes ----------------------------------------------------------------------------
 
@@ -562,8 +638,11 @@ class ClusterResolver:
             svc = index.service(ns, name)
             if svc is None or not port.startswith("_") or not proto.startswith("_"):
                 return self._nxdomain()
-            wanted = [p for p in svc.ports if p.name and "_" + p.name.lower() == port
-                      and "_" + p.protocol.lower() == proto]
+            wanted = [
+                p
+                for p in svc.ports
+                if p.name and "_" + p.name.lower() == port and "_" + p.protocol.lower() == proto
+            ]
             if not wanted:
                 return self._nxdomain()
             return self._srv(qname, qtype, svc, wanted)
@@ -585,8 +664,14 @@ class ClusterResolver:
     def _service_addresses(self, svc: LocalService) -> list[str]:
         if not svc.headless:
             return list(svc.cluster_ips)
-        return sorted((ep.ip for ep in self.index.endpoints(svc.namespace, svc.name)
-                       if ep.ready or svc.publish_not_ready), key=ipaddress.ip_address)
+        return sorted(
+            (
+                ep.ip
+                for ep in self.index.endpoints(svc.namespace, svc.name)
+                if ep.ready or svc.publish_not_ready
+            ),
+            key=ipaddress.ip_address,
+        )
 
     def _service(self, qname: dns.name.Name, qtype: int, svc: LocalService) -> Resolution:
         if svc.external_name:
@@ -598,46 +683,60 @@ class ClusterResolver:
     def _endpoint(self, qname: dns.name.Name, qtype: int, svc: LocalService, label: str) -> Resolution:
         if not svc.headless:
             return self._nxdomain()
-        ips = [ep.ip for ep in self.index.endpoints(svc.namespace, svc.name)
-               if ep.label == label and (ep.ready or svc.publish_not_ready)]
+        ips = [
+            ep.ip
+            for ep in self.index.endpoints(svc.namespace, svc.name)
+            if ep.label == label and (ep.ready or svc.publish_not_ready)
+        ]
         return self._addresses(qname, qtype, ips) if ips else self._nxdomain()
 
-    def _srv(self, qname: dns.name.Name, qtype: int, svc: LocalService, ports: list[ServicePort]) -> Resolution:
+    def _srv(
+        self, qname: dns.name.Name, qtype: int, svc: LocalService, ports: list[ServicePort]
+    ) -> Resolution:
         if qtype not in (SRV, ANY):
             return self._nodata()
         service_name = self._service_name(svc)
-        records: list[str] = []
+        targets: list[tuple[int, dns.name.Name]] = []
         additional: list[dns.rrset.RRset] = []
         if svc.headless:
-            endpoints = [ep for ep in self.index.endpoints(svc.namespace, svc.name) if ep.ready or svc.publish_not_ready]
+            endpoints = [
+                ep
+                for ep in self.index.endpoints(svc.namespace, svc.name)
+                if ep.ready or svc.publish_not_ready
+            ]
             for ep in sorted(endpoints, key=lambda e: e.label):
                 target = dns.name.Name((ep.label.encode(), *service_name.labels))
-                records.extend(f"0 100 {p.port} {target}" for p in ports)
-                additional.append(_rrset(target, A if ":" not in ep.ip else AAAA, self.ttl, [ep.ip]))
+                targets.extend((p.port, target) for p in ports)
+                additional += _address_rrset(target, self.ttl, [ep.ip])
         elif svc.cluster_ips:
-            records.extend(f"0 100 {p.port} {service_name}" for p in ports)
-            for rdtype, version in _ADDRESS_TYPES.items():
-                ips = [ip for ip in svc.cluster_ips if ipaddress.ip_address(ip).version == version]
-                if ips:
-                    additional.append(_rrset(service_name, rdtype, self.ttl, ips))
-        if not records:
+            targets.extend((p.port, service_name) for p in ports)
+            additional += _address_rrset(service_name, self.ttl, svc.cluster_ips)
+        if not targets:
             return self._nodata()
-        return Resolution(answer=[_rrset(qname, SRV, self.ttl, records)], additional=additional)
+        rdatas = [dns.rdtypes.IN.SRV.SRV(IN, SRV, 0, 100, port, target) for port, target in targets]
+        return Resolution(answer=[dns.rrset.from_rdata_list(qname, self.ttl, rdatas)], additional=additional)
 
-    def _federated(self, qname: dns.name.Name, qtype: int, service: str, namespace: str, federation: str) -> Resolution:
+    def _federated(
+        self, qname: dns.name.Name, qtype: int, service: str, namespace: str, federation: str
+    ) -> Resolution:
         if not (is_dns_label(service) and is_dns_label(namespace)):
             return self._nxdomain()
         local = self.index.service(namespace, service)
-        if local is not None and not local.external_name and self.index.has_ready_endpoint(namespace, service):
+        if (
+            local is not None
+            and not local.external_name
+            and self.index.has_ready_endpoint(namespace, service)
+        ):
             target = self._service_name(local)
-            cname = _rrset(qname, CNAME, self.ttl, [target.to_text()])
+            cname = _cname_rrset(qname, self.ttl, target)
             if qtype == CNAME:
                 return Resolution(answer=[cname])
             result = self._addresses(target, qtype, self._service_addresses(local))
             result.answer.insert(0, cname)
             return result
-        names = ServiceNames(service, namespace, federation, self.index.federations[federation],
-                             self.settings.zone_style)
+        names = ServiceNames(
+            service, namespace, federation, self.index.federations[federation], self.settings.zone_style
+        )
         try:
             text = federated_target(names, self.index.zone, self.index.region)
         except InvalidNameError:
@@ -647,25 +746,25 @@ class ClusterResolver:
     # -- building blocks -------------------------------------------------------------------
 
     def _addresses(self, name: dns.name.Name, qtype: int, ips: Sequence[str]) -> Resolution:
-        answer = []
-        for rdtype, version in _ADDRESS_TYPES.items():
-            if qtype in (rdtype, ANY):
-                family = [ip for ip in ips if ipaddress.ip_address(ip).version == version]
-                if family:
-                    answer.append(_rrset(name, rdtype, self.ttl, family))
-        if not answer:
+        wanted = [ip for ip in ips if (A if ":" not in ip else AAAA) == qtype] if qtype != ANY else list(ips)
+        if not wanted:
             return self._nodata()
-        return Resolution(answer=answer)
+        return Resolution(answer=_address_rrset(name, self.ttl, wanted))
 
     def _cname(self, qname: dns.name.Name, qtype: int, target: dns.name.Name) -> Resolution:
-        result = Resolution(answer=[_rrset(qname, CNAME, self.ttl, [target.to_text()])])
+        result = Resolution(answer=[_cname_rrset(qname, self.ttl, target)])
         if qtype not in (CNAME, ANY):
             if target.is_subdomain(self.domain):
                 inner = self.resolve(target, qtype)  # an ExternalName pointing inside the cluster
-                if not inner.forward and inner.chase is None and not any(r.rdtype == CNAME for r in inner.answer):
+                if (
+                    not inner.forward
+                    and inner.chase is None
+                    and not any(r.rdtype == CNAME for r in inner.answer)
+                ):
                     result.answer += inner.answer
                     result.authority = inner.authority
                     result.rcode = inner.rcode
+                    result.depends = inner.depends
                     return result
             result.chase = target
         return result
@@ -702,22 +801,49 @@ class ClusterDNSCore:
     """`handle(wire)` -> response bytes, None (no answer deserved), or an UpstreamStep that the
     adapter completes with `finish(step, upstream_reply_or_None)`."""
 
-    def __init__(self, index: ClusterIndex, settings: ClusterDNSSettings | None = None, *,
-                 recursion: bool = True) -> None:
+    def __init__(
+        self, index: ClusterIndex, settings: ClusterDNSSettings | None = None, *, recursion: bool = True
+    ) -> None:
         self.index = index
         self.settings = settings or ClusterDNSSettings()
         self.resolver = ClusterResolver(index, self.settings)
         self.recursion = recursion  # whether upstreams exist: RA, and REFUSED for foreign names without
         self.max_udp = max(PLAIN_UDP_LIMIT, self.settings.max_udp)
         self._caches: dict[Transport, AnswerCache] = {"udp": {}, "tcp": {}}
-        self._version = -1
+        # Service key -> the cached answers (transport, cache key) that depend on it.
+        self._dependents: dict[ServiceKey, set[tuple[Transport, bytes]]] = {}
+        self._generation = -1
 
     def _cache(self, transport: Transport) -> AnswerCache:
-        if self._version != self.index.version:
-            for cache in self._caches.values():
-                cache.clear()
-            self._version = self.index.version
+        """The rendered answers for `transport`, without those the index's changes made stale."""
+        index = self.index
+        if self._generation != index.generation:
+            self._clear()
+            index.drain_touched()
+            self._generation = index.generation
+        elif index.has_touched:
+            for key in index.drain_touched():
+                for transport_, cache_key_ in self._dependents.pop(key, ()):
+                    self._caches[transport_].pop(cache_key_, None)
         return self._caches[transport]
+
+    def _clear(self) -> None:
+        for cache in self._caches.values():
+            cache.clear()
+        self._dependents.clear()
+
+    def _remember(
+        self, transport: Transport, wire: bytes, response: bytes, depends: list[ServiceKey]
+    ) -> None:
+        key = cache_key(wire)
+        if key is None:
+            return  # only plain queries get a key (so never a signed one)
+        cache = self._caches[transport]
+        if len(cache) >= MAX_CACHED_ANSWERS:
+            self._clear()  # a flood of distinct names empties the cache rather than growing it
+        cache[key[0]] = (response[2:12], response[key[1] :])
+        for dependency in depends:
+            self._dependents.setdefault(dependency, set()).add((transport, key[0]))
 
     def handle(self, wire: bytes, transport: Transport = "udp") -> bytes | UpstreamStep | None:
         cache = self._cache(transport)
@@ -746,6 +872,7 @@ class ClusterDNSCore:
             return self._render(response, query, transport)
         question = query.question[0]
         qname, qtype, qclass = question.name, question.rdtype, question.rdclass
+        depends: list[ServiceKey] = []
         if query.had_tsig:
             response.set_rcode(dns.rcode.REFUSED)  # no keys here: nothing signed is served
         elif qclass != IN:
@@ -758,20 +885,23 @@ class ClusterDNSCore:
             response.set_rcode(dns.rcode.REFUSED)  # the cluster zone is not transferred
         else:
             found = self.resolver.resolve(qname, qtype)
-            if found.forward:
-                if not self.recursion:
-                    response.set_rcode(dns.rcode.REFUSED)
-                    return self._render(response, query, transport)
+            if found.forward and self.recursion:
                 return UpstreamStep("forward", qname, qtype, query, response, transport)
-            response.flags |= dns.flags.AA
-            response.set_rcode(found.rcode)
-            response.answer, response.authority, response.additional = found.answer, found.authority, found.additional
-            if found.chase is not None and self.recursion:
-                return UpstreamStep("chase", found.chase, qtype, query, response, transport,
-                                    seen={qname, found.chase})
+            if found.forward:
+                response.set_rcode(dns.rcode.REFUSED)  # no upstream to ask
+            else:
+                response.flags |= dns.flags.AA
+                response.set_rcode(found.rcode)
+                response.answer, response.authority = found.answer, found.authority
+                response.additional = found.additional
+                if found.chase is not None and self.recursion:
+                    return UpstreamStep(
+                        "chase", found.chase, qtype, query, response, transport, seen={qname, found.chase}
+                    )
+                depends = found.depends
         out = self._render(response, query, transport)
         if response.rcode() in _CACHEABLE_RCODES:
-            _remember(cache, wire, out)  # only plain queries get a key, so TSIG ones never land here
+            self._remember(transport, wire, out, depends)
         return out
 
     def finish(self, step: UpstreamStep, reply: dns.message.Message | None) -> bytes | UpstreamStep:
@@ -800,8 +930,16 @@ class ClusterDNSCore:
             # The upstream handed back a CNAME it did not follow (an authoritative server's
             # answer for a name outside its zone): ask for the next link.
             step.seen.add(end)
-            return UpstreamStep("chase", end, step.qtype, step.query, response, step.transport,
-                                hops=step.hops + 1, seen=step.seen)
+            return UpstreamStep(
+                "chase",
+                end,
+                step.qtype,
+                step.query,
+                response,
+                step.transport,
+                hops=step.hops + 1,
+                seen=step.seen,
+            )
         return self._render(response, step.query, step.transport)
 
     def servfail(self, step: UpstreamStep) -> bytes:
@@ -812,7 +950,9 @@ class ClusterDNSCore:
             step.response.answer, step.response.authority, step.response.additional = [], [], []
         return self._render(step.response, step.query, step.transport)
 
-    def _render(self, response: dns.message.Message, query: dns.message.Message, transport: Transport) -> bytes:
+    def _render(
+        self, response: dns.message.Message, query: dns.message.Message, transport: Transport
+    ) -> bytes:
         if transport == "tcp":
             limit = 65535
         elif query.edns >= 0:
@@ -846,15 +986,6 @@ def _chain_end(answer: list[dns.rrset.RRset], qname: dns.name.Name, qtype: int) 
             return name, False
         name = cname[0].target
     return name, False
-
-
-def _remember(cache: AnswerCache, wire: bytes, response: bytes) -> None:
-    key = cache_key(wire)
-    if key is None:
-        return
-    if len(cache) >= MAX_CACHED_ANSWERS:
-        cache.clear()
-    cache[key[0]] = (response[2:12], response[key[1]:])
 
 
 def _header_only(qid: int, flags: int, rcode: int) -> bytes:

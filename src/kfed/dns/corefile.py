@@ -64,25 +64,25 @@ class CorefileSettings:
 def _regex_literal(name: str) -> str:
     """A DNS name as a regex matching it literally, dots as `[.]` (no backslashes to escape in
     the Corefile's quoted strings)."""
-    return "".join("[.]" if ch == "." else re.escape(ch) for ch in name)
+    return "".join("[.]" if ch == "." else ch if ch.isalnum() or ch == "-" else re.escape(ch) for ch in name)
 
 
 def federated_name_regex(federation: str, cluster_domain: str) -> str:
     """The RE2 (and Python) regex matching `<svc>.<ns>.<fed>.svc.<cluster domain>.` exactly."""
     suffix = _regex_literal(f"{federation}.svc.{absolute(cluster_domain)}")
-    return (f"^(?P<{SERVICE_GROUP}>{_LABEL_PATTERN})[.]"
-            f"(?P<{NAMESPACE_GROUP}>{_LABEL_PATTERN})[.]{suffix}$")
+    return f"^(?P<{SERVICE_GROUP}>{_LABEL_PATTERN})[.](?P<{NAMESPACE_GROUP}>{_LABEL_PATTERN})[.]{suffix}$"
 
 
-def zone_target_template(federation: str, domain: str, zone: str, region: str,
-                         zone_style: ZoneNameStyle = ZoneNameStyle.ZONE) -> str:
+def zone_target_template(
+    federation: str, domain: str, zone: str, region: str, zone_style: ZoneNameStyle = ZoneNameStyle.ZONE
+) -> str:
     """The CNAME target as a Go template over the regex's groups, built with ServiceNames so it
     is the very name the records and `kfed cluster-dns` use."""
     names = ServiceNames(_SERVICE_STAND_IN, _NAMESPACE_STAND_IN, federation, domain, zone_style)
     target = federated_target(names, zone, region)
     stand_in = f"{_SERVICE_STAND_IN}.{_NAMESPACE_STAND_IN}."
     assert target.startswith(stand_in)
-    return f"{{{{ .Group.{SERVICE_GROUP} }}}}.{{{{ .Group.{NAMESPACE_GROUP} }}}}.{target[len(stand_in):]}"
+    return f"{{{{ .Group.{SERVICE_GROUP} }}}}.{{{{ .Group.{NAMESPACE_GROUP} }}}}.{target[len(stand_in) :]}"
 
 
 def _forward_address(address: str) -> str:
@@ -106,33 +106,47 @@ def corefile_fragment(settings: CorefileSettings) -> str:
     ]
     if settings.delegate:
         upstreams = " ".join(_forward_address(a) for a in settings.delegate)
-        lines.append("# Add these server blocks at the top level of the Corefile: kfed cluster-dns answers "
-                     "federated names.")
+        lines.append(
+            "# Add these server blocks at the top level of the Corefile: kfed cluster-dns answers "
+            "federated names."
+        )
         for name, _domain in feds:
-            lines += [f"{relative(f'{name}.svc.{cluster_domain}')}:{settings.port} {{",
-                      "    errors",
-                      f"    forward . {upstreams}",
-                      "}"]
+            lines += [
+                f"{relative(f'{name}.svc.{cluster_domain}')}:{settings.port} {{",
+                "    errors",
+                f"    forward . {upstreams}",
+                "}",
+            ]
     else:
-        lines.append(f"# Add inside the server block that serves {relative(cluster_domain)} (the one with the "
-                     "`kubernetes` plugin):")
+        lines.append(
+            f"# Add inside the server block that serves {relative(cluster_domain)} (the one with the "
+            "`kubernetes` plugin):"
+        )
         for name, domain in feds:
             try:
-                target = zone_target_template(name, domain, settings.zone, settings.region, settings.zone_style)
+                target = zone_target_template(
+                    name, domain, settings.zone, settings.region, settings.zone_style
+                )
             except InvalidNameError as e:
                 raise CorefileError(f"federation {name}: {e}") from e
-            lines += [f"template IN ANY {relative(f'{name}.svc.{cluster_domain}')} {{",
-                      f'    match "{federated_name_regex(name, cluster_domain)}"',
-                      f'    answer "{{{{ .Name }}}} {settings.ttl} IN CNAME {target}"',
-                      "    fallthrough",
-                      "}"]
+            lines += [
+                f"template IN ANY {relative(f'{name}.svc.{cluster_domain}')} {{",
+                f'    match "{federated_name_regex(name, cluster_domain)}"',
+                f'    answer "{{{{ .Name }}}} {settings.ttl} IN CNAME {target}"',
+                "    fallthrough",
+                "}",
+            ]
     if settings.federation_dns:
         upstreams = " ".join(_forward_address(a) for a in settings.federation_dns)
-        lines.append("# Add these server blocks at the top level of the Corefile: the federation's domain "
-                     "is answered by kfed's DNS server.")
+        lines.append(
+            "# Add these server blocks at the top level of the Corefile: the federation's domain "
+            "is answered by kfed's DNS server."
+        )
         for domain in sorted({d for _, d in feds}):
-            lines += [f"{relative(domain)}:{settings.port} {{",
-                      "    errors",
-                      f"    forward . {upstreams}",
-                      "}"]
+            lines += [
+                f"{relative(domain)}:{settings.port} {{",
+                "    errors",
+                f"    forward . {upstreams}",
+                "}",
+            ]
     return "\n".join(lines) + "\n"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import dataclasses
+import errno
 import logging
 import socket
 from dataclasses import dataclass
@@ -95,6 +96,7 @@ class SimCluster:
         self._pods = PodIndex()
         self._carry: JournalState | None = None
         self._started = False
+        self._started_once = False  # a restart must keep the port its contexts name
 
     # -- properties ----------------------------------------------------------------------
 
@@ -132,16 +134,8 @@ class SimCluster:
 
     async def start(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        store = CachedStore(_CarriedJournal(self._carry) if self._carry else None, history=self.options.watch_history)
-        config = ApiServerConfig(
-            data_dir=self.data_dir, resources=self.resources, port=self._port_to_use(), context_name=self.name,
-            bootstrap_namespaces=BOOTSTRAP_NAMESPACES, decode_cache_size=self.options.decode_cache_size,
-            bookmark_interval=self.options.bookmark_interval)
-        server = ApiServer(config, store=store)
-        await server.start()
-        server.ready = False  # /readyz fails until the controllers have synced
-        self._server = server
-        (self.data_dir / "port").write_text(f"{server.port}\n")
+        self._server = await self._start_server(self._port_to_use())
+        (self.data_dir / "port").write_text(f"{self._server.port}\n")
         try:
             await self._ensure_nodes()
             await self._start_controllers()
@@ -150,6 +144,32 @@ class SimCluster:
             raise
         self._started = True
         await self._apply_faults()
+
+    async def _start_server(self, port: int) -> ApiServer:
+        for attempt in range(5):
+            store = CachedStore(_CarriedJournal(self._carry) if self._carry else None,
+                                history=self.options.watch_history)
+            config = ApiServerConfig(
+                data_dir=self.data_dir, resources=self.resources, port=port, context_name=self.name,
+                bootstrap_namespaces=BOOTSTRAP_NAMESPACES, decode_cache_size=self.options.decode_cache_size,
+                bookmark_interval=self.options.bookmark_interval)
+            server = ApiServer(config, store=store)
+            try:
+                await server.start()
+            except OSError as e:
+                await server.stop()
+                # ApiServer picks a free port, then binds it: with many clusters starting at once
+                # another one may take it in between. Try another (a restart keeps its port if it can).
+                if e.errno != errno.EADDRINUSE or attempt == 4:
+                    raise
+                log.info("cluster=%s port %d taken, trying another", self.name, server.port)
+                port = 0 if not self._started_once else port
+                await asyncio.sleep(0.05 * (attempt + 1))
+                continue
+            server.ready = False  # /readyz fails until the controllers have synced
+            self._started_once = True
+            return server
+        raise AssertionError("unreachable")
 
     def _port_to_use(self) -> int:
         if self._server is not None:
@@ -416,6 +436,11 @@ class SimCluster:
 
             await self.objects.modify(rt, None, node["metadata"]["name"], set_unschedulable,
                                       WriteOptions(field_manager="kfed-sim"))
+
+    @property
+    def settled(self) -> bool:
+        """Whether every controller has caught up (nothing queued or in progress)."""
+        return self._started and all(c.queue.idle for c in self._controllers)
 
     def pod_counts(self) -> tuple[int, int]:
         """(pods, ready pods) as the cluster's controllers last saw them (cheap: no store reads)."""

@@ -117,10 +117,7 @@ class EndpointsController(Controller):
                 await self._delete(self.slices_rt, ns, slice_)
             return
         pods = self.pods.selected(ns, svc.selector)
-        desired = endpoints_object(svc, endpoint_subsets(svc, pods))
-        self.endpoints_rt.strategy.default(desired)
-        if self._endpoints.get(key) != content_digest(desired, ENDPOINTS_FIELDS):
-            await self._upsert(self.endpoints_rt, desired, ENDPOINTS_FIELDS, self._opts)
+        # Slices first: they are what current consumers (kube-proxy, kfed) watch.
         zones = {n.name: n.zone for n in self.nodes.values()}
         existing = self._slices.get(key, {})
         wanted: set[str] = set()
@@ -133,6 +130,10 @@ class EndpointsController(Controller):
                 await self._upsert(self.slices_rt, obj, SLICE_FIELDS, self._slice_opts)
         for sname in [n for n in existing if n not in wanted]:
             await self._delete(self.slices_rt, ns, sname)
+        desired = endpoints_object(svc, endpoint_subsets(svc, pods))
+        self.endpoints_rt.strategy.default(desired)
+        if self._endpoints.get(key) != content_digest(desired, ENDPOINTS_FIELDS):
+            await self._upsert(self.endpoints_rt, desired, ENDPOINTS_FIELDS, self._opts)
 
     async def _upsert(self, rt: ResourceType, desired: Obj, fields: tuple[str, ...], opts: WriteOptions) -> None:
         meta = desired["metadata"]

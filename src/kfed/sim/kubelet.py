@@ -139,7 +139,9 @@ class Kubelet(Controller):
 
     async def _write_status(self, pod: PodView, ready: bool, *, starting: bool) -> None:
         node = self.nodes.get(pod.node)
-        host_ip = node.internal_ip if node is not None else ""
+        if node is None:
+            return  # bound to a node that does not exist: stays Pending, as in a real cluster
+        host_ip = node.internal_ip
         new_ip = ""
         if not pod.ip:
             try:

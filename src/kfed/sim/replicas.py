@@ -11,7 +11,6 @@ from __future__ import annotations
 import copy
 import hashlib
 from dataclasses import dataclass, field
-from typing import Any
 
 import orjson
 
@@ -282,7 +281,3 @@ def desired_pod_count_change(rs: Obj, pods: list[PodView]) -> int:
     """Positive: pods to create; negative: pods to delete."""
     return desired_replicas(rs) - sum(1 for p in pods if p.active)
 
-
-def rs_summary(obj: Obj) -> dict[str, Any]:
-    """The parts of a ReplicaSet the deployment controller compares (for logs and tests)."""
-    return {"name": obj["metadata"]["name"], "replicas": desired_replicas(obj), "revision": revision_of(obj)}

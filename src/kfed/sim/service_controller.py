@@ -76,8 +76,8 @@ class ServiceController(Controller):
         self._claim(held, before)
         self._release(before, held)
         self._holdings[key] = held
-        if spec_needs(obj).any or wants_load_balancer(obj) != bool(current_ingress(obj)) or \
-                (wants_load_balancer(obj) and not self._ingress_matches(obj, key)):
+        if spec_needs(obj).any or _stale_ingress(obj) or \
+                (wants_load_balancer(obj) and not (current_ingress(obj) and self._ingress_matches(obj, key))):
             self.queue.add(key)
 
     def _ingress_matches(self, obj: Obj, key: str) -> bool:
@@ -130,7 +130,7 @@ class ServiceController(Controller):
             obj = await self._allocate_spec(obj, needs)
         if wants_load_balancer(obj):
             await self._ensure_load_balancer(obj, key)
-        elif current_ingress(obj):
+        elif _stale_ingress(obj):
             await self._delete_load_balancer(obj)
 
     async def _allocate_spec(self, obj: Obj, needs: SpecNeeds) -> Obj:
@@ -210,3 +210,8 @@ class ServiceController(Controller):
         updated = await self.objects.modify(self.rt, meta.get("namespace"), meta["name"], clear, self._status_opts,
                                             subresource="status")
         await self.recorder.record(updated, "service-controller", "DeletedLoadBalancer", "Deleted load balancer")
+
+
+def _stale_ingress(obj: Obj) -> bool:
+    """No longer a LoadBalancer but still showing one (another class's load balancers are not ours)."""
+    return (obj.get("spec") or {}).get("type") != "LoadBalancer" and bool(current_ingress(obj))

@@ -19,6 +19,11 @@ class WorkQueue:
     def __len__(self) -> int:
         return len(self._queue)
 
+    @property
+    def idle(self) -> bool:
+        """Nothing queued, being handled or waiting for a timer."""
+        return not self._queue and not self._processing and not self._timers
+
     def add(self, key: str) -> None:
         if self._closed or key in self._dirty:
             return

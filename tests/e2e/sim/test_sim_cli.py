@@ -87,8 +87,12 @@ def test_contexts_control_file_and_clean_exit(two: SimProcess) -> None:
     users = {u["name"]: u["user"]["token"] for u in config["users"]}
     assert users["alpha"] != users["beta"]
     assert stat.S_IMODE((two.data_dir / "control.json").stat().st_mode) == 0o600
-    log = two.log.read_text()
-    assert "alpha" in log and "beta" in log and servers["alpha"] in log
+    def printed() -> str:
+        text = two.log.read_text()
+        return text if "running until Ctrl-C" in text else ""
+
+    log = wait_for(printed, what="the contexts printed")
+    assert "alpha" in log and "beta" in log and servers["alpha"] in log and servers["beta"] in log
     zones = two.kubectl("beta").run("get", "nodes", "-L", "topology.kubernetes.io/zone").stdout
     assert "europe-west1-c" in zones and "europe-west1-d" in zones
     assert two.stop() == 0
@@ -107,7 +111,7 @@ def test_fault_commands_break_and_mend_one_cluster(two: SimProcess) -> None:
     assert alpha.run("get", "nodes").returncode == 0
 
     two.ctl("fault", "revoke-credentials", "beta")
-    assert "Unauthorized" in beta.run("get", "pods", check=False).stderr
+    assert "must be logged in" in beta.run("get", "pods", check=False).stderr
     two.ctl("fault", "slow", "beta", "--latency", "0.2")
     status = json.loads(two.ctl("status", "-o", "json").stdout)
     faults = {c["name"]: c["faults"] for c in status["clusters"]}
@@ -179,7 +183,6 @@ def test_unknown_cluster_in_fault_command(two: SimProcess) -> None:
     assert bad.returncode == 1 and "no simulated cluster 'gamma'" in bad.stderr
 
 
-@pytest.mark.slow
 def test_seed_layout(tmp_path: Path) -> None:
     sim = start(tmp_path, "--layout", "seed", "--lb-hostnames", "us-east1-b")
     try:

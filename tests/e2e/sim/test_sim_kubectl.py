@@ -7,10 +7,9 @@ import json
 import textwrap
 from typing import Any
 
+from sim_e2e import Sim
 from tests.support.kubectl import Kubectl
 from tests.support.waiting import wait_for
-
-from .conftest import Sim
 
 NGINX_SERVICE = textwrap.dedent("""\
     apiVersion: v1
