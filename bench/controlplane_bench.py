@@ -483,15 +483,8 @@ async def run_scale(args: argparse.Namespace, work: Path) -> ScaleResults:
                                 f"api {procs.cpu_seconds(api.pid):.0f}; dns error: {manager.dns.last_error}")
             await asyncio.sleep(0.5)
         if profiler is not None:
-            import io
-            import pstats
-
             profiler.disable()
-            text = io.StringIO()
-            pstats.Stats(profiler, stream=text).sort_stats("tottime").print_stats(45)
-            profile_path = Path(args.profile)
-            profile_path.write_text(text.getvalue())
-            profiler.dump_stats(str(profile_path.with_suffix(".pstats")))  # for pstats/snakeviz
+            save_profile(profiler, Path(args.profile))
         res.dns_records = await dns_listed()
         if math.isnan(res.dns_s):
             res.note = (f"DNS not converged after {args.converge_timeout:g} s: {res.dns_records:,} of "
@@ -529,6 +522,17 @@ async def run_scale(args: argparse.Namespace, work: Path) -> ScaleResults:
         procs.stop(fleet)
         procs.stop(api)
     return res
+
+
+def save_profile(profiler: Any, path: Path) -> None:
+    """The 45 functions with the most time of their own, as text, and the raw stats beside it."""
+    import io
+    import pstats
+
+    text = io.StringIO()
+    pstats.Stats(profiler, stream=text).sort_stats("tottime").print_stats(45)
+    path.write_text(text.getvalue())
+    profiler.dump_stats(str(path.with_suffix(".pstats")))  # for pstats or snakeviz
 
 
 # -- report ------------------------------------------------------------------------------------------

@@ -142,7 +142,7 @@ class Outcome:
 
 def run_one(bench: Bench, quick: bool, log_dir: Path) -> Outcome:
     script = BENCH / bench.script
-    argv = [sys.executable, str(script), *(bench.quick if quick else bench.full)]
+    argv = [sys.executable, f"bench/{bench.script}", *(bench.quick if quick else bench.full)]  # run from REPO
     if bench.name == "cluster-dns" and quick and "--quick" not in _help(script):
         argv = [sys.executable, str(script)]
     log = log_dir / f"{bench.name}.log"

@@ -27,7 +27,12 @@ def apiserver(data_dir: Path, bind: str, port: int, store_url: str | None, kubec
               no_kubeconfig: bool, log_level: str) -> None:
     """Serve the federation API (Services, Clusters, ...) with kubectl-compatible semantics."""
     setup_logging(log_level)
-    asyncio.run(_run(data_dir, bind, port, store_url, kubeconfig, no_kubeconfig))
+    try:
+        asyncio.run(_run(data_dir, bind, port, store_url, kubeconfig, no_kubeconfig))
+    except KeyboardInterrupt:
+        pass
+    except OSError as e:
+        raise click.ClickException(f"{e.strerror or e} (choose another --bind/--port)") from e
 
 
 async def _run(data_dir: Path, bind: str, port: int, store_url: str | None, kubeconfig: Path | None,

@@ -60,8 +60,12 @@ def up(data_dir: Path, kubeconfig: Path | None, port: int, dns_listen: str, sim_
             with console.status("stopping"):
                 await fed.stop()
 
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(run())
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(run())
+    except OSError as e:
+        # e.g. the API or DNS port is taken by another kfed up
+        raise click.ClickException(f"{e.strerror or e} (choose other ports with --port / --dns-listen)") from e
 
 
 def print_summary(console: Console, fed: object) -> None:
