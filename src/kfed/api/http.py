@@ -467,8 +467,9 @@ class ApiApp:
                     frame = self._frame(item, fmt)
                 await resp.write(frame)
                 self.metrics.watchers.labels(rt.plural).inc()
-        except (ConnectionResetError, RuntimeError):
-            pass
+            await resp.write_eof()
+        except (ConnectionError, RuntimeError):
+            pass  # the client went away: nothing to answer
         finally:
             await stream.aclose()  # type: ignore[attr-defined]
         return resp

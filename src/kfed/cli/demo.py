@@ -205,7 +205,10 @@ async def _run(run: DemoRun, monitor_period: float) -> None:
         c.print(line, highlight=False, markup=False)
     run.ok("A records for healthy zones and regions; CNAMEs up the hierarchy for the rest")
 
-    run.step("5. A zone fails: every backend in us-central1-a becomes unready")
+    run.step("5. Discover the federated Service from pods (guide: 'Discovering a federated service')")
+    await discover_from_pods(run)
+
+    run.step("6. A zone fails: every backend in us-central1-a becomes unready")
     started = time.monotonic()
     await fed.fleet.make_unready("us-central1-a", zone="us-central1-a", namespace=NAMESPACE)
     await run.wait("us-central1-a to point at its region",
@@ -214,7 +217,7 @@ async def _run(run: DemoRun, monitor_period: float) -> None:
     c.print(f"{run.fqdn('us-central1-a')} -> CNAME {run.fqdn('us-central1')}")
     run.ok("the zone's name now leads to the healthy shards of its region")
 
-    run.step("6. A region fails: the us-central1 clusters go down")
+    run.step("7. A region fails: the us-central1 clusters go down")
     started = time.monotonic()
     for cluster in ("us-central1-a", "us-central1-b", "us-central1-c", "us-central1-f"):
         await fed.fleet.fault(cluster, "down")
@@ -225,7 +228,7 @@ async def _run(run: DemoRun, monitor_period: float) -> None:
     c.print(f"{run.fqdn('us-central1')} -> CNAME {run.fqdn()}")
     run.ok("the region's name now leads to the healthy shards everywhere else")
 
-    run.step("7. Bring the region back")
+    run.step("8. Bring the region back")
     started = time.monotonic()
     for cluster in ("us-central1-a", "us-central1-b", "us-central1-c", "us-central1-f"):
         await fed.fleet.clear(cluster)
@@ -235,6 +238,48 @@ async def _run(run: DemoRun, monitor_period: float) -> None:
                    timeout=120)
     run.timings.append(Timing("recovery (clusters and pods back -> A records again)", time.monotonic() - started))
     run.ok("zone and region records are back")
+
+
+async def discover_from_pods(run: DemoRun) -> None:
+    """Ask each cluster's DNS (kfed cluster-dns) for nginx.mynamespace.myfederation, as a pod there would."""
+    from kfed.controllers.clusterdns import ClusterDNS, ClusterDNSOptions
+    from kfed.dns.clusterdns import UpstreamRoute
+    from kfed.members.client import KubeClient, parse_kubeconfig
+
+    fed = run.federation
+    s = fed.settings
+    host, port = fed.dns_address
+    kubeconfig = parse_kubeconfig(run.kubeconfig.read_text())
+    name = f"nginx.{NAMESPACE}.{s.federation}.svc.cluster.local."
+    regional = sorted((await run.answer("us-central1"))[1])
+    for cluster in ("us-central1-a", "us-central1-f"):
+        client = await KubeClient.from_kubeconfig(kubeconfig, cluster)
+        options = ClusterDNSOptions(federations={s.federation: s.dns_zone},
+                                    upstreams=[UpstreamRoute.parse(f"{s.dns_zone}={host}:{port}")])
+        try:
+            async with ClusterDNS(client, options) as cdns:
+                q = dns.message.make_query(name, dns.rdatatype.A)
+                resp = await dns.asyncquery.udp(q, cdns.address[0], port=cdns.port, timeout=3.0)
+        finally:
+            await client.close()
+        chain = [(rr.name.to_text(), dns.rdatatype.to_text(rr.rdtype), sorted(r.to_text() for r in rr))
+                 for rr in resp.answer]
+        run.console.print(f"[dim]a pod in {cluster} asks for[/dim] nginx.{NAMESPACE}.{s.federation}")
+        for owner, rtype, data in chain:
+            run.console.print(f"  {owner} {rtype} {', '.join(data)}", highlight=False, markup=False)
+        addresses = sorted(a for _, rtype, data in chain if rtype == "A" for a in data)
+        if cluster == "us-central1-a":
+            local = await run.kubectl(f"--context={cluster}", "-n", NAMESPACE, "get", "svc", "nginx", "-o",
+                                      "jsonpath={.spec.clusterIP}", show=False)
+            if not chain or chain[0][1] != "CNAME" or chain[0][2] != [f"nginx.{NAMESPACE}.svc.cluster.local."] \
+                    or addresses != [local]:
+                raise DemoFailed(f"{cluster} should answer with its local shard {local}: {chain}")
+            run.ok(f"{cluster} has a healthy shard: the local Service's cluster IP {local}")
+        else:
+            zone_name = run.fqdn(cluster)
+            if not chain or chain[0][2] != [zone_name] or addresses != regional:
+                raise DemoFailed(f"{cluster} should go to {zone_name} and end at {regional}: {chain}")
+            run.ok(f"{cluster} has no healthy shard: CNAME to its zone name, ending at the region's shards")
 
 
 async def _is(run: DemoRun, level: str, want: tuple[str, list[str]]) -> bool:

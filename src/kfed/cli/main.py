@@ -11,7 +11,9 @@ from kfed import __version__
 # name -> "module:attribute"; imported only when the command runs, so `kfed --help` stays fast.
 SUBCOMMANDS: dict[str, str] = {
     "apiserver": "kfed.cli.apiserver:apiserver",
+    "cluster-dns": "kfed.cli.cluster_dns:cluster_dns",
     "controller-manager": "kfed.cli.controller_manager:controller_manager",
+    "coredns-config": "kfed.cli.cluster_dns:coredns_config",
     "demo": "kfed.cli.demo:demo",
     "dns-server": "kfed.cli.dns_server:dns_server",
     "init": "kfed.cli.federation:init",

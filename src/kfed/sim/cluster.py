@@ -60,10 +60,6 @@ def sim_resources() -> list[ResourceType]:
     return out
 
 
-def _resource(resources: list[ResourceType], group: str, plural: str) -> ResourceType:
-    return next(rt for rt in resources if rt.group == group and rt.plural == plural)
-
-
 class _CarriedJournal(MemoryJournal):
     """Starts a fresh in-memory store with the objects of the previous one (a restart keeps data)."""
 
@@ -94,6 +90,7 @@ class SimCluster:
         self._controllers: list[Controller] = []
         self._nodes: dict[str, NodeView] = {}
         self._pods = PodIndex()
+        self._kubelet: Kubelet | None = None
         self._carry: JournalState | None = None
         self._started = False
         self._started_once = False  # a restart must keep the port its contexts name
@@ -123,6 +120,11 @@ class SimCluster:
 
     def resource(self, plural: str, group: str = "") -> ResourceType:
         return self.rt[(group, plural)]
+
+    def _running_kubelet(self) -> Kubelet:
+        if self._kubelet is None:
+            raise RuntimeError(f"cluster {self.name} is not running")
+        return self._kubelet
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -334,7 +336,7 @@ class SimCluster:
             self.pod_faults.unready_pods.add(key)
         else:
             self.pod_faults.unready_zones.add(zone or "")
-        self._kubelet.on_faults_changed(self._affected(pod, namespace))
+        self._running_kubelet().on_faults_changed(self._affected(pod, namespace))
 
     async def make_ready(self, *, pod: str | None = None, zone: str | None = None, namespace: str = "default") -> None:
         self._check_target(pod, zone)
@@ -342,7 +344,7 @@ class SimCluster:
             self.pod_faults.unready_pods.discard(key_of(namespace, pod))
         else:
             self.pod_faults.unready_zones.discard(zone or "")
-        self._kubelet.on_faults_changed(self._affected(pod, namespace))
+        self._running_kubelet().on_faults_changed(self._affected(pod, namespace))
 
     def _affected(self, pod: str | None, namespace: str) -> list[PodView] | None:
         """The pod a fault names (None: all pods, for a zone)."""
@@ -415,7 +417,7 @@ class SimCluster:
             for key in list(self._deleted_pods):
                 ns, _, name = key.partition("/")
                 await self.restore_pods(pod=name, namespace=ns)
-            self._kubelet.on_faults_changed()
+            self._running_kubelet().on_faults_changed()
 
     def _zone_of_node(self, node: str) -> str:
         view = self._nodes.get(node)

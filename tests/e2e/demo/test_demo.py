@@ -16,5 +16,9 @@ def test_demo_runs_the_guide() -> None:
     assert "nginx.mynamespace.myfederation.svc.europe-west1.example.com. CNAME 180 " \
            "nginx.mynamespace.myfederation.svc.example.com." in out
     assert "LoadBalancer Ingress:" in out
+    # a pod in us-central1-a gets the local shard; one in us-central1-f climbs to its region
+    assert "nginx.mynamespace.myfederation.svc.cluster.local. CNAME nginx.mynamespace.svc.cluster.local." in out
+    assert "nginx.mynamespace.myfederation.svc.cluster.local. CNAME " \
+           "nginx.mynamespace.myfederation.svc.us-central1-f.example.com." in out
     for timing in ("zone failover", "region failover", "recovery"):
         assert timing in out

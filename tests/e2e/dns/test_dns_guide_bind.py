@@ -29,8 +29,6 @@ from kfed.controllers.dns import DNSController
 from kfed.controllers.dns_metrics import DNSControllerCollector, bound_port, serve_metrics
 from kfed.controllers.manager import FederationSettings
 
-pytestmark = pytest.mark.slow
-
 Fed = tuple[FederationThread, Kubectl]
 
 
@@ -244,3 +242,37 @@ def test_steady_state_makes_no_provider_calls(fed: Fed, bind: DNSServer, tmp_pat
     assert dns_controller.applier is not None
     assert dns_controller.applier.stats == stats, "no listing, no change request, no retry"
     assert soa_serial(bind) == serial  # and BIND's zone did not change
+
+    # A restarted controller-manager lists the zone once and, finding it right, changes nothing:
+    # no record flaps while it learns the clusters' state again.
+    async def restart(f: Any) -> None:
+        await f.restart_manager()
+
+    thread.call(restart)
+    fresh = controller(thread)
+    assert fresh is not dns_controller
+    wait_for(lambda: fresh.syncs >= 1 and thread.federation.manager is not None and
+             thread.federation.manager.clusters is not None and
+             len(thread.federation.manager.clusters.ready_clusters()) == 12,
+             timeout=30, what="the new controller's passes with every cluster probed")
+    guide.wait_seconds_pass(4 * period, lambda: True, "a few cluster monitor periods")
+    assert fresh.applier is not None
+    assert fresh.applier.stats.changes == 0 and fresh.applier.stats.lists == 1, fresh.applier.stats
+    assert soa_serial(bind) == serial
+
+
+def test_dns_ttl_annotation_and_bad_values(fed: Fed, bind: DNSServer, tmp_path: Path) -> None:
+    thread, kubectl = fed
+    zone = zone_view(bind)
+    guide.create_service(kubectl, tmp_path, "web", "ttl", ttl="1m")
+    members = guide.wait_for_members(thread, kubectl, "web", "ttl")
+    guide.run_backends(kubectl, ["us-east1-d"], "web", "ttl")
+    guide.wait_for_zone(zone, guide.expected_records(members, {"us-east1-d"}, service="web", namespace="ttl",
+                                                     ttl=60), what="records with a TTL of 1m", service="web",
+                        namespace="ttl")
+    # A TTL DNS cannot carry: reported on the Service, and the default TTL used meanwhile.
+    kubectl.run("-n", "ttl", "annotate", "--overwrite", "svc", "web", "federation.kfed.io/dns-ttl=soon")
+    guide.wait_for_zone(zone, guide.expected_records(members, {"us-east1-d"}, service="web", namespace="ttl"),
+                        what="records back to the default TTL", service="web", namespace="ttl")
+    bad = wait_for(lambda: guide.events(kubectl, "ttl", "InvalidDNSTTL"), timeout=20, what="an InvalidDNSTTL Event")
+    assert bad[0]["type"] == "Warning" and "soon" in bad[0]["message"]

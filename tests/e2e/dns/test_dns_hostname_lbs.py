@@ -9,15 +9,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import pytest
 from tests.e2e.dns import guide
 from tests.support.federation import FederationThread, running_federation
 from tests.support.waiting import wait_for
 
 from kfed.controllers.dns import DNSController
 from kfed.controllers.dns_hostnames import HostnameResolver, dnspython_lookup
-
-pytestmark = pytest.mark.slow
 
 HOSTNAME_CLUSTERS = ("us-east1-b", "us-east1-c")
 

@@ -4,7 +4,10 @@ or restart never disturbs another."""
 from __future__ import annotations
 
 import json
+import select
+import subprocess
 import textwrap
+import time
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +67,16 @@ def backends(sim: Sim, cluster: str, replicas: int) -> Kubectl:
     k.run("create", "-f", "-", input=NGINX_SERVICE)
     wait_for(lambda: len(endpoints(k)[0]) == replicas, what=f"{replicas} ready endpoints")
     return k
+
+
+def read_line(proc: subprocess.Popen[str], timeout: float = 20.0) -> str:
+    assert proc.stdout is not None
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([proc.stdout], [], [], 0.1)
+        if ready:
+            return proc.stdout.readline()
+    raise TimeoutError("no line from the watch")
 
 
 def call(sim: Sim, fn: Any) -> Any:
@@ -207,7 +220,15 @@ def test_restart_keeps_port_credentials_and_objects(sim: Sim) -> None:
     before = sim.fleet.cluster("east")
     port, token = before.port, before.server.admin_token
     uid = json.loads(k.run("get", "service", "nginx", "-o", "json").stdout)["metadata"]["uid"]
-    call(sim, lambda f: f.restart("east"))
+    west_watch = sim.kubectl("west").popen("get", "configmaps", "--watch", "-o", "name")
+    try:
+        call(sim, lambda f: f.restart("east"))
+        # A watch on the other cluster, open across the restart, still gets events.
+        sim.kubectl("west").run("create", "configmap", "after-restart")
+        assert read_line(west_watch) == "configmap/after-restart\n"
+    finally:
+        west_watch.terminate()
+        west_watch.wait(10)
     after = sim.fleet.cluster("east")
     assert (after.port, after.server.admin_token) == (port, token)
     assert json.loads(k.run("get", "service", "nginx", "-o", "json").stdout)["metadata"]["uid"] == uid
