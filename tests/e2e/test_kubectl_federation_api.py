@@ -10,6 +10,7 @@ import textwrap
 from pathlib import Path
 
 import yaml
+
 from tests.support.kubectl import Kubectl
 from tests.support.processes import ApiServerProcess, start_apiserver
 

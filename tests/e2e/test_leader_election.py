@@ -5,12 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
+from kfed.controllers.leader import LeaderElector
+from kfed.members.client import KubeClient
 from tests.support.kubectl import Kubectl
 from tests.support.processes import ApiServerProcess
 from tests.support.waiting import async_wait_for
-
-from kfed.controllers.leader import LeaderElector
-from kfed.members.client import KubeClient
 
 
 async def client(server: ApiServerProcess) -> KubeClient:

@@ -17,12 +17,12 @@ import dns.message
 import dns.query
 import dns.rdatatype
 import pytest
-from tests.support.federation import FederationThread, running_federation
-from tests.support.kubectl import Kubectl
-from tests.support.waiting import wait_for
 
 from kfed.controllers.clusterdns import ClusterDNS, ClusterDNSOptions
 from kfed.members.client import KubeClient, parse_kubeconfig
+from tests.support.federation import FederationThread, running_federation
+from tests.support.kubectl import Kubectl
+from tests.support.waiting import wait_for
 
 T = TypeVar("T")
 

@@ -10,12 +10,12 @@ import sys
 from pathlib import Path
 
 from click.testing import CliRunner
-from tests.e2e.clusterdns.conftest import NAMESPACE, Federation
-from tests.support.processes import free_port
-from tests.support.waiting import wait_for
 
 from kfed.cli.cluster_dns import coredns_config
 from kfed.dns.corefile import federated_name_regex
+from tests.e2e.clusterdns.conftest import NAMESPACE, Federation
+from tests.support.processes import free_port
+from tests.support.waiting import wait_for
 
 FEDERATED = f"nginx.{NAMESPACE}.myfederation.svc.cluster.local."
 

@@ -13,6 +13,8 @@ import dns.rcode
 import dns.rdatatype
 import dns.resolver
 import pytest
+
+from kfed.dns.clusterdns import UpstreamRoute
 from tests.e2e.clusterdns.conftest import (
     NAMESPACE,
     ClusterDNSFactory,
@@ -22,8 +24,6 @@ from tests.e2e.clusterdns.conftest import (
     query,
 )
 from tests.support.waiting import wait_for
-
-from kfed.dns.clusterdns import UpstreamRoute
 
 FEDS = {"myfederation": "example.com."}
 FEDERATED = f"nginx.{NAMESPACE}.myfederation.svc.cluster.local."

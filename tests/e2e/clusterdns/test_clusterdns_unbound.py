@@ -15,11 +15,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+
+from kfed.dns.clusterdns import UpstreamRoute
 from tests.e2e.clusterdns.conftest import NAMESPACE, ClusterDNSFactory, Federation
 from tests.support.processes import free_port
 from tests.support.waiting import wait_for
-
-from kfed.dns.clusterdns import UpstreamRoute
 
 UNBOUND = shutil.which("unbound") or "/usr/sbin/unbound"
 FEDERATED = f"nginx.{NAMESPACE}.myfederation.svc.cluster.local."

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from tests.support.federation import FederationThread, running_federation
 from tests.support.kubectl import Kubectl
 from tests.support.waiting import wait_for

@@ -13,12 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.support.kubectl import Kubectl
-from tests.support.processes import ApiServerProcess, start_apiserver
-from tests.support.waiting import wait_for
 
 from kfed.sim.layout import parse_cluster
 from kfed.sim.threaded import FleetThread
+from tests.support.kubectl import Kubectl
+from tests.support.processes import ApiServerProcess, start_apiserver
+from tests.support.waiting import wait_for
 
 SVC = textwrap.dedent("""\
     apiVersion: v1

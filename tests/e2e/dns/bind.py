@@ -13,6 +13,7 @@ import dns.query
 import dns.rcode
 import dns.tsig
 import dns.update
+
 from tests.integration.dns_providers.rfc2136_peers import DNSServer, need, start_bind, stop, wait_for_soa
 
 

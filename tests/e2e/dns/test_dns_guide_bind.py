@@ -17,17 +17,17 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from prometheus_client import CollectorRegistry
+
+from kfed.cli.dns import dns
+from kfed.controllers.dns import DNSController
+from kfed.controllers.dns_metrics import DNSControllerCollector, bound_port, serve_metrics
+from kfed.controllers.manager import FederationSettings
 from tests.e2e.dns import bind as B
 from tests.e2e.dns import guide
 from tests.integration.dns_providers.rfc2136_peers import DNSServer
 from tests.support.federation import FederationThread, running_federation
 from tests.support.kubectl import Kubectl
 from tests.support.waiting import wait_for
-
-from kfed.cli.dns import dns
-from kfed.controllers.dns import DNSController
-from kfed.controllers.dns_metrics import DNSControllerCollector, bound_port, serve_metrics
-from kfed.controllers.manager import FederationSettings
 
 Fed = tuple[FederationThread, Kubectl]
 

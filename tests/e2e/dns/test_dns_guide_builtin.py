@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from tests.e2e.dns import guide
-from tests.support.federation import running_federation
 
 from kfed.cli.dns import dns
+from tests.e2e.dns import guide
+from tests.support.federation import running_federation
 
 pytestmark = pytest.mark.slow
 

@@ -9,12 +9,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from kfed.controllers.dns import DNSController
+from kfed.controllers.dns_hostnames import HostnameResolver, dnspython_lookup
 from tests.e2e.dns import guide
 from tests.support.federation import FederationThread, running_federation
 from tests.support.waiting import wait_for
-
-from kfed.controllers.dns import DNSController
-from kfed.controllers.dns_hostnames import HostnameResolver, dnspython_lookup
 
 HOSTNAME_CLUSTERS = ("us-east1-b", "us-east1-c")
 

@@ -10,12 +10,12 @@ from pathlib import Path
 import boto3
 import pytest
 from click.testing import CliRunner
-from tests.integration.dns_providers.route53_peers import MotoRoute53
-from tests.support.federation import running_federation
-from tests.support.waiting import wait_for
 
 from kfed.cli.dns import dns
 from kfed.controllers.manager import FederationSettings
+from tests.integration.dns_providers.route53_peers import MotoRoute53
+from tests.support.federation import running_federation
+from tests.support.waiting import wait_for
 
 CREDS = {"access_key_id": "testing", "secret_access_key": "testing", "region": "us-east-1"}
 # Another federation's records in the same zone: this federation's controller leaves them alone

@@ -11,10 +11,9 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.support.kubectl import Kubectl
-
 from kfed.sim import FleetThread, SimOptions, parse_cluster
 from kfed.sim.fleet import SimFleet
+from tests.support.kubectl import Kubectl
 
 # Small delays: Pending -> Running -> Ready within ~0.1 s, tests wait on conditions anyway.
 FAST = SimOptions(pod_start_delay=0.05, pod_ready_delay=0.05)

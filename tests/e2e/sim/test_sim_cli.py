@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from tests.support.kubectl import Kubectl
 from tests.support.waiting import wait_for
 

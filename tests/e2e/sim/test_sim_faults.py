@@ -15,10 +15,10 @@ import dns.message
 import dns.query
 import pytest
 from sim_e2e import FAST, Sim, start_sim
-from tests.support.kubectl import Kubectl
-from tests.support.waiting import wait_for
 
 from kfed.sim import SimFleet, parse_cluster
+from tests.support.kubectl import Kubectl
+from tests.support.waiting import wait_for
 
 NGINX_SERVICE = textwrap.dedent("""\
     apiVersion: v1

@@ -8,6 +8,7 @@ import textwrap
 from typing import Any
 
 from sim_e2e import Sim
+
 from tests.support.kubectl import Kubectl
 from tests.support.waiting import wait_for
 

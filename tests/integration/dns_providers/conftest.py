@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+
 from tests.integration.dns_providers.clouddns_fake import FakeCloudDNS
 from tests.integration.dns_providers.rfc2136_peers import (
     DNSServer,

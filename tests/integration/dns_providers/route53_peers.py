@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from moto.server import ThreadedMotoServer
+
 from tests.integration.dns_providers.rfc2136_peers import free_port
 
 NS = "{https://route53.amazonaws.com/doc/2013-04-01/}"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from tests.integration.dns_providers.clouddns_fake import FakeCloudDNS
 
 from kfed.dns.plan import Owner, plan_changes, plan_zone
 from kfed.dns.providers.applier import ProviderApplier
@@ -11,6 +10,7 @@ from kfed.dns.providers.base import ProviderError
 from kfed.dns.providers.factory import make_provider
 from kfed.dns.providers.ratelimit import Backoff
 from kfed.dns.records import FederatedService, RecordSet, Shard, desired_records
+from tests.integration.dns_providers.clouddns_fake import FakeCloudDNS
 
 ZONE = "example.com."
 FED = "myfederation"

@@ -11,7 +11,6 @@ import dns.rdatatype
 import dns.tsig
 import dns.update
 import pytest
-from tests.integration.dns_providers.rfc2136_peers import DNSServer, free_port
 
 from kfed.dns.plan import Owner, plan_changes, registry_name
 from kfed.dns.providers.applier import ProviderApplier
@@ -19,6 +18,7 @@ from kfed.dns.providers.base import ProviderError
 from kfed.dns.providers.factory import make_provider
 from kfed.dns.providers.rfc2136 import RFC2136Config, RFC2136Provider
 from kfed.dns.records import FederatedService, RecordSet, Shard, desired_records
+from tests.integration.dns_providers.rfc2136_peers import DNSServer, free_port
 
 FED = "myfederation"
 OWNER = Owner(FED, "mynamespace", "nginx")

@@ -7,7 +7,6 @@ from typing import Any
 
 import boto3
 import pytest
-from tests.integration.dns_providers.route53_peers import MotoRoute53, ThrottlingProxy
 
 from kfed.dns.plan import Change, Owner, plan_changes, plan_zone
 from kfed.dns.providers.applier import ProviderApplier
@@ -16,6 +15,7 @@ from kfed.dns.providers.factory import make_provider
 from kfed.dns.providers.ratelimit import Backoff
 from kfed.dns.providers.route53 import Route53Config, Route53Provider
 from kfed.dns.records import FederatedService, RecordSet, Shard, desired_records
+from tests.integration.dns_providers.route53_peers import MotoRoute53, ThrottlingProxy
 
 ZONE = "example.com."
 FED = "myfederation"

@@ -12,9 +12,9 @@ import dns.name
 import dns.rcode
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from tests.unit.clusterdns.test_clusterdns_answers import FEDERATED, make_index, ready_nginx
 
 from kfed.dns.clusterdns import ClusterDNSCore, Transport, UpstreamStep
+from tests.unit.clusterdns.test_clusterdns_answers import FEDERATED, make_index, ready_nginx
 
 CORE = ClusterDNSCore(make_index(), recursion=True)
 ready_nginx(CORE.index)

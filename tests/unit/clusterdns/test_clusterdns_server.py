@@ -14,10 +14,10 @@ import dns.rcode
 import dns.rdatatype
 import dns.rrset
 import pytest
-from tests.unit.clusterdns.test_clusterdns_answers import FED_TARGET, FEDERATED, make_index
 
 from kfed.controllers.clusterdns import ClusterDNSServer, Upstreams
 from kfed.dns.clusterdns import ClusterDNSCore, UpstreamRoute
+from tests.unit.clusterdns.test_clusterdns_answers import FED_TARGET, FEDERATED, make_index
 
 Answerer = Callable[[dns.message.Message], dns.message.Message | None]
 

@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from tests.unit.patch.patch_schemas import POD, PORT_80, PORT_443, SERVICE, service
 
 from kfed.api.patch import FieldSet, PatchError, compare_fields, fields_of, path_string
+from tests.unit.patch.patch_schemas import POD, PORT_80, PORT_443, SERVICE, service
 
 
 def test_fields_of_a_service_config() -> None:

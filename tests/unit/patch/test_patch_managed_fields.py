@@ -5,10 +5,9 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from tests.unit.patch.patch_schemas import PORT_80, SERVICE, service, stored
-
 from kfed.api.patch import FieldSet, apply_strategic_merge_patch, server_side_apply, update_managed_fields
 from kfed.api.patch.managed_fields import MAX_UPDATE_MANAGERS
+from tests.unit.patch.patch_schemas import PORT_80, SERVICE, service, stored
 
 T0, T1, T2 = "2025-01-01T00:00:00Z", "2025-01-02T00:00:00Z", "2025-01-03T00:00:00Z"
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"

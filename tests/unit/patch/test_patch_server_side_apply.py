@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from tests.unit.patch.patch_schemas import POD, PORT_80, PORT_443, SERVICE, service, stored
 
 from kfed.api.patch import (
     LAST_APPLIED_ANNOTATION,
@@ -20,6 +19,7 @@ from kfed.api.patch import (
     server_side_apply,
     update_managed_fields,
 )
+from tests.unit.patch.patch_schemas import POD, PORT_80, PORT_443, SERVICE, service, stored
 
 T0, T1, T2, T3 = (f"2025-01-0{d}T00:00:00Z" for d in range(1, 5))
 

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from tests.unit.patch.patch_schemas import POD, SERVICE, service, stored
 
 from kfed.api.patch import PatchError, apply_merge_patch, apply_strategic_merge_patch
+from tests.unit.patch.patch_schemas import POD, SERVICE, service, stored
 
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 
