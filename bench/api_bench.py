@@ -318,7 +318,8 @@ async def etcd_range(endpoint: str, n: int, repeats: int) -> list[float]:
 
     host, port = endpoint.rsplit(":", 1)
     value = orjson.dumps(service_body("x")).ljust(1024)
-    async with aetcd.Client(host=host, port=int(port)) as client:
+    # a range of 10,000 keys is one ~10 MB message: above gRPC's default 4 MiB receive limit
+    async with aetcd.Client(host=host, port=int(port), options={"grpc.max_receive_message_length": -1}) as client:
         sem = asyncio.Semaphore(64)
 
         async def put(i: int) -> None:

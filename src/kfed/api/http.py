@@ -28,6 +28,11 @@ from kfed.model.resource import Obj, ResourceType
 log = logging.getLogger("kfed.api")
 
 MAX_BODY = 3 * 1024 * 1024
+# per-request values the middleware reads back (metrics labels, the authenticated user)
+USER_KEY = web.RequestKey("user", User)
+GROUP_KEY = web.RequestKey("group", str)
+RESOURCE_KEY = web.RequestKey("resource", str)
+WATCH_KEY = web.RequestKey("watch", bool)
 _TRUE = {"1", "t", "T", "TRUE", "true", "True"}
 _FALSE = {"0", "f", "F", "FALSE", "false", "False"}
 _PUBLIC_PATHS = {"/healthz", "/livez", "/readyz", "/version", "/version/"}
@@ -156,7 +161,8 @@ class ApiApp:
             user = self._authenticate(request)
             if user is None and request.path not in _PUBLIC_PATHS:
                 raise E.unauthorized()
-            request["user"] = user
+            if user is not None:
+                request[USER_KEY] = user
             resp = await handler(request)
             code = resp.status
             return resp
@@ -173,11 +179,11 @@ class ApiApp:
             code = 500
             return self._status_response(E.internal(type(e).__name__))
         finally:
-            if not request.get("watch"):
+            if not request.get(WATCH_KEY):
                 verb = request.method
-                self.metrics.requests.labels(verb, request.get("group", ""), request.get("resource", ""),
+                self.metrics.requests.labels(verb, request.get(GROUP_KEY, ""), request.get(RESOURCE_KEY, ""),
                                              str(code)).inc()
-                self.metrics.latency.labels(verb, request.get("resource", "")).observe(time.perf_counter() - started)
+                self.metrics.latency.labels(verb, request.get(RESOURCE_KEY, "")).observe(time.perf_counter() - started)
 
     def _authenticate(self, request: web.Request) -> User | None:
         if self.auth is None:
@@ -238,7 +244,7 @@ class ApiApp:
         if rt is None:
             maybe = self._discovery_or_404(path)
             return maybe
-        request["group"], request["resource"] = rt.group, rt.plural
+        request[GROUP_KEY], request[RESOURCE_KEY] = rt.group, rt.plural
         if rp.subresource and rp.subresource not in rt.subresources and not (
                 rt.kind == "Namespace" and rp.subresource == "finalize"):
             raise E.ApiError(404, "NotFound", "the server could not find the requested resource")
@@ -310,7 +316,7 @@ class ApiApp:
 
     def _authorize(self, request: web.Request, verb: str, resource: str, group: str, namespace: str | None,
                    name: str | None = None) -> None:
-        user: User | None = request.get("user")
+        user: User | None = request.get(USER_KEY)
         if user is None:
             raise E.unauthorized()
         if not user.may(verb) or (self.forbid_writes and verb not in READ_VERBS):
@@ -443,7 +449,7 @@ class ApiApp:
     async def _watch(self, request: web.Request, rt: ResourceType, ns: str | None, neg: _Negotiated,
                      name: str | None = None) -> web.StreamResponse:
         q = request.query
-        request["watch"] = True
+        request[WATCH_KEY] = True
         timeout = float(q["timeoutSeconds"]) if q.get("timeoutSeconds") else None
         sie = q.get("sendInitialEvents")
         stream = await self.objects.watch(

@@ -160,7 +160,7 @@ class DNSController:
         for name in names:
             region, zones = self.clusters.topology(name)
             obj = self.clusters.clusters.cache.get(name)
-            if False and not region and not zones and obj is not None:
+            if not region and not zones and obj is not None:
                 # Not probed yet by this process (just started): what the API last recorded, so
                 # a restart does not drop and re-create the zone names of unhealthy clusters.
                 spec, status = obj.get("spec") or {}, obj.get("status") or {}

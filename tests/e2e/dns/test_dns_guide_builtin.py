@@ -11,14 +11,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner
 
 from kfed.cli.dns import dns
 from tests.e2e.dns import guide
 from tests.support.federation import running_federation
-
-pytestmark = pytest.mark.slow
 
 
 def dns_records_cli(kubeconfig: Path, *args: str, subprocess_: bool = False) -> str:
