@@ -23,13 +23,16 @@ from kfed.cli.logsetup import setup_logging
 @click.option("--leader-elect-retry-period", default=2.0, show_default=True)
 @click.option("--identity", default=None, help="Leader election identity (default: host_pid).")
 @click.option("--no-dns", is_flag=True, help="Run without the DNS controller.")
+@click.option("--lb-nameserver", "lb_nameservers", multiple=True, metavar="IP[:PORT]",
+              help="Nameserver for resolving load balancers' hostnames (repeatable; default: the system's).")
 @click.option("--metrics-port", type=click.IntRange(0, 65535), default=None,
               help="Serve Prometheus metrics (DNS provider calls, retries, failures) on 127.0.0.1:PORT/metrics.")
 @click.option("--log-level", default="warning", show_default=True)
 def controller_manager(kubeconfig: Path | None, host_context: str, cluster_monitor_period: float,
                        cluster_probe_timeout: float, cluster_failure_threshold: int,
                        leader_elect_lease_duration: float, leader_elect_renew_deadline: float,
-                       leader_elect_retry_period: float, identity: str | None, no_dns: bool, metrics_port: int | None,
+                       leader_elect_retry_period: float, identity: str | None, no_dns: bool,
+                       lb_nameservers: tuple[str, ...], metrics_port: int | None,
                        log_level: str) -> None:
     """Run the cluster, service and DNS controllers (one active leader among replicas)."""
     from kfed.controllers.manager import ControllerManager, ManagerOptions
@@ -39,7 +42,7 @@ def controller_manager(kubeconfig: Path | None, host_context: str, cluster_monit
     options = ManagerOptions(monitor_period=cluster_monitor_period, probe_timeout=cluster_probe_timeout,
                              failure_threshold=cluster_failure_threshold, lease_duration=leader_elect_lease_duration,
                              renew_deadline=leader_elect_renew_deadline, retry_period=leader_elect_retry_period,
-                             dns=not no_dns)
+                             dns=not no_dns, lb_nameservers=list(lb_nameservers))
     if identity:
         options.identity = identity
 

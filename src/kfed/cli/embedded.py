@@ -96,6 +96,10 @@ class EmbeddedFederation:
             await self._start_dns_server()
         if self.sim_requested:
             await self._start_fleet()
+            if not opts.manager.lb_nameservers:
+                # the simulated clusters' AWS-style load-balancer hostnames resolve only there
+                host, port = self.fleet.dns_address
+                opts.manager.lb_nameservers = [f"{host}:{port}"]
         self.manager = ControllerManager(self.fed, self.settings, opts.manager)
         self._tasks.append(asyncio.get_running_loop().create_task(self.manager.run(), name="controller-manager"))
 

@@ -15,6 +15,7 @@ SUBCOMMANDS: dict[str, str] = {
     "controller-manager": "kfed.cli.controller_manager:controller_manager",
     "coredns-config": "kfed.cli.cluster_dns:coredns_config",
     "demo": "kfed.cli.demo:demo",
+    "dns": "kfed.cli.dns:dns",
     "dns-server": "kfed.cli.dns_server:dns_server",
     "init": "kfed.cli.federation:init",
     "join": "kfed.cli.federation:join",

@@ -68,6 +68,8 @@ class ManagerOptions:
     identity: str = field(default_factory=lambda: f"{socket.gethostname()}_{os.getpid()}")
     workers: int = 8
     dns: bool = True
+    #: nameservers ("IP[:PORT]") for resolving load balancers' hostnames; default: the system's
+    lb_nameservers: list[str] = field(default_factory=list)
 
 
 class ControllerManager:
@@ -101,7 +103,8 @@ class ControllerManager:
         if opts.dns:
             from kfed.controllers.dns import DNSController
 
-            self.dns = DNSController(self.fed, clusters, self.settings, events)
+            self.dns = DNSController(self.fed, clusters, self.settings, events,
+                                     nameservers=tuple(opts.lb_nameservers))
             tasks.append(self.dns.run())
         try:
             await asyncio.gather(*tasks)
