@@ -154,6 +154,8 @@ async def run_fleet(args: argparse.Namespace) -> dict[str, Any]:
         progress("every controller idle (load balancers allocated)", t0)
         result["populate_s"] = time.monotonic() - t0
         gc.collect()
+        if args.gc_freeze:
+            gc.freeze()
         rss, peak = rss_mib()
         result.update(rss_mib=rss, peak_rss_mib=peak, baseline_mib=baseline)
         print(f"  fleet ready: RSS {rss:.0f} MiB (peak {peak:.0f})", file=sys.stderr, flush=True)
@@ -162,6 +164,36 @@ async def run_fleet(args: argparse.Namespace) -> dict[str, Any]:
     finally:
         await fleet.stop()
     return result
+
+
+class GcPauses:
+    """Garbage-collector pauses while measuring (a full collection of a big heap stops everything)."""
+
+    def __init__(self) -> None:
+        self.pauses: list[tuple[int, float]] = []
+        self._started = 0.0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        # CPU time, not wall time: on a shared machine the wall clock also counts other processes.
+        if phase == "start":
+            self._started = time.thread_time()
+        else:
+            self.pauses.append((info["generation"], (time.thread_time() - self._started) * 1000))
+
+    def __enter__(self) -> GcPauses:
+        gc.callbacks.append(self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        gc.callbacks.remove(self)
+
+    def summary(self) -> str:
+        parts = []
+        for gen in (0, 1, 2):
+            times = [ms for g, ms in self.pauses if g == gen]
+            if times:
+                parts.append(f"gen{gen}: {len(times)} x, {sum(times):.0f} ms in all, longest {max(times):.0f} ms")
+        return "; ".join(parts) or "none"
 
 
 async def measure(fleet: Any, args: argparse.Namespace) -> dict[str, Any]:
@@ -189,8 +221,11 @@ async def measure(fleet: Any, args: argparse.Namespace) -> dict[str, Any]:
                 arrived.setdefault((msg["c"], msg["pod"], msg["ready"]), []).append(msg["t"])
 
     reader = asyncio.create_task(read_client())
+    pauses = GcPauses()
     try:
         await asyncio.wait_for(synced.wait(), timeout=600)
+        pauses.__enter__()
+        wall0, cpu0 = time.monotonic(), time.process_time()
         rng = random.Random(42)
         for _ in range(args.flips):
             cluster = rng.choice(fleet.clusters)
@@ -205,10 +240,14 @@ async def measure(fleet: Any, args: argparse.Namespace) -> dict[str, Any]:
         deadline = time.monotonic() + 30
         while len(match(sent, arrived)) < len(sent) and time.monotonic() < deadline:
             await asyncio.sleep(0.1)
+        result["cpu_share"] = (time.process_time() - cpu0) / (time.monotonic() - wall0)
     finally:
+        if pauses in gc.callbacks:
+            pauses.__exit__()
         proc.terminate()
         await proc.wait()
         reader.cancel()
+    result["gc"] = pauses.summary()
     latencies = match(sent, arrived)
     result.update(flips=len(sent), seen=len(latencies), p50_ms=percentile(latencies, 0.5),
                   p99_ms=percentile(latencies, 0.99), max_ms=max(latencies, default=float("nan")))
@@ -287,6 +326,8 @@ def main() -> None:
     parser.add_argument("--service-type", default="LoadBalancer", choices=["ClusterIP", "LoadBalancer"])
     parser.add_argument("--flips", type=int, default=500, help="readiness changes measured (each: unready + ready)")
     parser.add_argument("--interval", type=float, default=0.02, help="seconds between readiness changes")
+    parser.add_argument("--gc-freeze", action="store_true",
+                        help="gc.freeze() once populated: full collections then skip the fleet's steady heap")
     parser.add_argument("--client", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.client:
@@ -319,6 +360,8 @@ def main() -> None:
         ("readiness change -> watcher's EndpointSlice event, p50", f"{result['p50_ms']:.1f} ms"),
         ("... p99", f"{result['p99_ms']:.1f} ms"),
         ("... max", f"{result['max_ms']:.1f} ms"),
+        ("garbage collections while measuring (CPU time)", result["gc"]),
+        ("fleet process CPU while measuring (of one core)", f"{result['cpu_share']:.0%}"),
     ]
     for name, value in rows:
         print(f"| {name} | {value} |")
