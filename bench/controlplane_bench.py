@@ -494,26 +494,33 @@ async def run_scale(args: argparse.Namespace, work: Path) -> ScaleResults:
             res.note = (f"DNS not converged after {args.converge_timeout:g} s: {res.dns_records:,} of "
                         f"{res.dns_expected:,} record sets written")
         # independent check: list every member's Services over its API
-        counts = []
+        counts, unreachable = [], 0
         for name in names:
             conn = manager.pool.members.get(name) if manager.pool else None
             if conn is None:
+                unreachable += 1
                 continue
-            body = await conn.client.get("/api/v1/namespaces/default/services")
+            try:
+                body = await conn.client.request("GET", "/api/v1/namespaces/default/services", timeout=120)
+            except Exception:  # noqa: BLE001 - a member too busy to answer is reported, not fatal
+                unreachable += 1
+                continue
             counts.append(sum(1 for s in body["items"] if s["metadata"]["name"].startswith("svc-")))
         res.members_checked = f"{sum(1 for c in counts if c == args.services)}/{len(names)} members list all " \
-                              f"{args.services} Services (min {min(counts, default=0)})"
+                              f"{args.services} Services (min {min(counts, default=0)})" + \
+                              (f"; {unreachable} did not answer the list" if unreachable else "")
         res.member_writes, res.fed_writes = services.member_writes, services.federation_writes
-        # steady state
-        await asyncio.sleep(2.0)
-        m0, f0, d0 = services.member_writes, services.federation_writes, _dns_calls(manager)
-        t_steady = time.perf_counter()
-        await asyncio.sleep(args.steady_seconds)
-        res.steady_s = time.perf_counter() - t_steady
-        res.steady_member_writes = services.member_writes - m0
-        res.steady_fed_writes = services.federation_writes - f0
-        d1 = _dns_calls(manager)
-        res.steady_dns_calls = d1 - d0 if d0 >= 0 else -1
+        # steady state: only meaningful once converged
+        if not (math.isnan(res.members_s) or math.isnan(res.status_s)):
+            await asyncio.sleep(2.0)
+            m0, f0, d0 = services.member_writes, services.federation_writes, _dns_calls(manager)
+            t_steady = time.perf_counter()
+            await asyncio.sleep(args.steady_seconds)
+            res.steady_s = time.perf_counter() - t_steady
+            res.steady_member_writes = services.member_writes - m0
+            res.steady_fed_writes = services.federation_writes - f0
+            d1 = _dns_calls(manager)
+            res.steady_dns_calls = d1 - d0 if d0 >= 0 else -1
         res.manager_rss, res.manager_hwm = procs.rss_mib()
         res.fleet_rss = procs.tree_rss_mib(fleet.pid)
         res.api_rss = procs.tree_rss_mib(api.pid)
@@ -608,7 +615,8 @@ def print_report(args: argparse.Namespace, lat: LatencyResults | None, scale: Sc
              f"{scale.member_writes:,} / {scale.fed_writes:,}"],
             [f"steady state ({scale.steady_s:.0f} s): writes to members / federation API / DNS provider calls",
              f"{scale.steady_member_writes} / {scale.steady_fed_writes} / "
-             f"{scale.steady_dns_calls if scale.steady_dns_calls >= 0 else 'n/a'}"],
+             f"{scale.steady_dns_calls if scale.steady_dns_calls >= 0 else 'n/a'}"
+             if scale.steady_member_writes >= 0 else "not measured: not converged"],
             ["controller-manager process RSS now / peak", f"{scale.manager_rss:,.0f} / {scale.manager_hwm:,.0f} MiB"],
             ["fleet process RSS / apiserver RSS", f"{scale.fleet_rss:,.0f} / {scale.api_rss:,.0f} MiB"],
         ]
@@ -632,7 +640,8 @@ def print_report(args: argparse.Namespace, lat: LatencyResults | None, scale: Sc
                     (not math.isnan(scale.dns_s) and scale.dns_s <= 60) if full else None, "",
                     "" if full else f"{scale.services} x {scale.clusters}"),
             Summary("control plane", "writes to members at steady state", "0",
-                    str(scale.steady_member_writes), scale.steady_member_writes == 0),
+                    str(scale.steady_member_writes) if scale.steady_member_writes >= 0 else "not reached (no convergence)",
+                    scale.steady_member_writes == 0 if scale.steady_member_writes >= 0 else None),
             Summary("control plane", "controller-manager RSS", "<= 1 GiB", f"{scale.manager_hwm:,.0f} MiB (peak)",
                     (scale.manager_hwm <= 1024) if full else None, "",
                     "" if full else f"{scale.services} x {scale.clusters}"),
@@ -671,6 +680,7 @@ def main() -> None:
         return
     load = report.load_average()
     lat = scale = None
+    scale_error = ""
     with tempfile.TemporaryDirectory(prefix="kfed-cp-bench-") as tmp:
         work = Path(tmp)
         if args.part in ("latency", "both"):
@@ -678,8 +688,18 @@ def main() -> None:
             lat = asyncio.run(run_latency(args, work / "latency"))
         if args.part in ("scale", "both"):
             (work / "scale").mkdir()
-            scale = asyncio.run(run_scale(args, work / "scale"))
+            try:
+                scale = asyncio.run(run_scale(args, work / "scale"))
+            except Exception as e:  # noqa: BLE001 - part 1's results are still worth printing
+                import traceback
+
+                traceback.print_exc()
+                scale_error = f"part 2 failed: {type(e).__name__}: {e}"
     print_report(args, lat, scale, load)
+    if scale_error:
+        print(f"\n- {scale_error}")
+        print(Summary("control plane", "convergence at scale", "<= 60 s", scale_error[:120], False).line())
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -325,9 +325,10 @@ def main() -> None:
     parser.add_argument("--pods", type=int, default=2000)
     parser.add_argument("--service-type", default="LoadBalancer", choices=["ClusterIP", "LoadBalancer"])
     parser.add_argument("--flips", type=int, default=500, help="readiness changes measured (each: unready + ready)")
-    parser.add_argument("--interval", type=float, default=0.02, help="seconds between readiness changes")
-    parser.add_argument("--gc-freeze", action="store_true",
-                        help="gc.freeze() once populated: full collections then skip the fleet's steady heap")
+    parser.add_argument("--interval", type=float, default=0.05, help="seconds between readiness changes")
+    parser.add_argument("--no-gc-freeze", dest="gc_freeze", action="store_false",
+                        help="do not gc.freeze() once populated (as `kfed sim` does after start): a full "
+                             "collection then walks the whole fleet (seconds at 50 clusters)")
     parser.add_argument("--client", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.client:
@@ -344,8 +345,9 @@ def main() -> None:
     command = " ".join([Path(sys.executable).name, *sys.argv])
     print(f"\n## Simulated clusters: {args.clusters} x ({args.services} Services + {args.pods} pods)\n")
     print(f"- command: `{command}`")
-    print(f"- machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()} ({loop_name}),"
-          f" {platform.platform()}")
+    load = " / ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"- machine: {platform.machine()}, {os.cpu_count()} CPUs (shared: load average {load} at the end),"
+          f" Python {platform.python_version()} ({loop_name}), {platform.platform()}")
     print(f"- date: {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}\n")
     print("| measure | value |")
     print("|---|---|")

@@ -293,7 +293,8 @@ class ObjectService:
             raise E.bad_request("the namespace of the provided object does not match the namespace sent on the request")
         meta["namespace"] = namespace or body_ns or "default"
         if self.namespaces is not None:
-            ns_obj = await self.get_or_none(self.namespaces, None, meta["namespace"])
+            ns_kv = await self.store.get(self.namespaces.storage_key(None, meta["namespace"]))
+            ns_obj = None if ns_kv is None else self._decode_shared(ns_kv)  # read only: no copy
             if ns_obj is None:
                 raise E.not_found(self.namespaces, meta["namespace"])
             if ns_obj.get("metadata", {}).get("deletionTimestamp") or \

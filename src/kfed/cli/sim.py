@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import gc
 import json
 import signal
 from pathlib import Path
@@ -73,6 +74,12 @@ def sim(ctx: click.Context, layout: str | None, clusters: tuple[str, ...], data_
         raise click.BadParameter(str(e)) from e
     options = SimOptions(nodes_per_zone=nodes_per_zone, pod_start_delay=pod_start_delay,
                          pod_ready_delay=pod_ready_delay, events=not no_events)
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:
+        pass
     asyncio.run(_run(specs, data_dir, options, kubeconfig, not no_kubeconfig, dns_port))
 
 
@@ -92,6 +99,9 @@ async def _run(specs: list[ClusterSpec], data_dir: Path, options: Any, kubeconfi
     for sig in (signal.SIGTERM, signal.SIGHUP):
         loop.add_signal_handler(sig, stop.set)
     await fleet.start()
+    # The fleet's objects live as long as the process: keep full garbage collections from walking
+    # them again and again (a pause of seconds with dozens of clusters).
+    gc.freeze()
     control = ControlServer(fleet, data_dir)
     try:
         await control.start()

@@ -45,7 +45,9 @@ class SimOptions:
     pod_start_delay: float = 0.1  # Pending -> Running
     pod_ready_delay: float = 0.2  # Running -> Ready
     events: bool = True  # record Events (Scheduled, Started, EnsuredLoadBalancer, ...)
-    decode_cache_size: int = 512  # per cluster: 50 clusters share one process
+    # Decoded objects kept per cluster. Enough for a watch event to be decoded once for all its
+    # watchers; more only adds garbage-collector work (and memory) with 50 clusters in one process.
+    decode_cache_size: int = 64
     bookmark_interval: float = 5.0
     watch_history: int = 5_000  # store events kept per cluster for watches that resume (memory!)
 
