@@ -144,7 +144,10 @@ class ObjectService:
     # -- reads ---------------------------------------------------------------------------
 
     def _decode(self, kv: KeyValue) -> Obj:
-        return copy.deepcopy(self._decoded.get(kv))
+        """A private copy the caller may change: decoding afresh is cheaper than a deep copy."""
+        obj: Obj = codec.loads(kv.value)
+        obj["metadata"]["resourceVersion"] = str(kv.mod_revision)
+        return obj
 
     def _decode_shared(self, kv: KeyValue) -> Obj:
         return self._decoded.get(kv)
@@ -229,7 +232,7 @@ class ObjectService:
                 if limit and len(items) >= limit:
                     more = True
                     break
-                items.append(copy.deepcopy(obj) if copy_items else obj)
+                items.append(self._decode(kv) if copy_items else obj)
                 last_key = kv.key
             if more or not res.more or not res.kvs:
                 if not more and res.more:

@@ -11,7 +11,6 @@ import hashlib
 import logging
 import os
 import secrets
-import socket
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -31,13 +30,6 @@ from kfed.model.resource import Obj, ResourceType
 from kfed.storage.protocol import Store
 
 log = logging.getLogger("kfed.api.server")
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def _read_or_create_token(path: Path) -> str:
@@ -146,11 +138,12 @@ class ApiServer:
             self.admin_token: User("admin", ("system:masters",), Role.ADMIN),
             self.readonly_token: User("viewer", ("kfed:viewers",), Role.READER),
         })
-        if self.port == 0:
-            self.port = free_port(self.config.bind)
-        self.app_builder = ApiApp(self.objects, authenticator=auth, server_address=f"{self.config.bind}:{self.port}",
+        self.app_builder = ApiApp(self.objects, authenticator=auth, server_address="",
                                   openapi=_OpenApiDocs(self.config.resources), ready=lambda: self.ready)
         await self._listen()
+        # Port 0 is bound by the kernel itself (no race between picking a free port and binding it);
+        # later listens (resume after pause) reuse the port it gave.
+        self.app_builder.server_address = f"{self.config.bind}:{self.port}"
         self._namespaces = NamespaceFinalizer(self.objects)
         self._namespaces.start()
         self.ready = True
@@ -164,6 +157,8 @@ class ApiServer:
         site = web.TCPSite(self._runner, self.config.bind, self.port, ssl_context=self._ssl_context(),
                            backlog=1024, reuse_address=True)
         await site.start()
+        if self.port == 0:
+            self.port = int(self._runner.addresses[0][1])
 
     async def pause(self) -> None:
         """Stop listening (clients get connection refused); the data and controllers stay."""

@@ -20,6 +20,7 @@ SUBCOMMANDS: dict[str, str] = {
     "init": "kfed.cli.federation:init",
     "join": "kfed.cli.federation:join",
     "unjoin": "kfed.cli.federation:unjoin",
+    "sim": "kfed.cli.sim:sim",
     "status": "kfed.cli.federation:status",
     "up": "kfed.cli.up:up",
 }
