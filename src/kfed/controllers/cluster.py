@@ -202,11 +202,19 @@ class ClusterController:
         if state.ready:
             self.pool.start(name)
             conn = self.pool.members.get(name)
+            topology_before = (state.region, list(state.zones))
             if conn is not None and conn.nodes is not None and conn.nodes.synced.is_set():
                 region, zones = topology_from_nodes(list(conn.nodes.cache.values()))
                 spec = cluster.get("spec") or {}
                 state.region = spec.get("region") or region
                 state.zones = list(spec.get("zones") or zones)
+            if previously == state.ready and (state.region, state.zones) != topology_before:
+                for cb in self.on_ready_change:  # same readiness, new zones: shards and DNS must follow
+                    cb(name)
+        if not result.ok and state.ready and state.failures == 1:
+            # First failure of a Ready cluster: probe again soon instead of a whole period later,
+            # so an outage is confirmed well within two monitor periods.
+            asyncio.get_running_loop().call_later(min(1.0, self.monitor_period / 4), self._wake.set)
         if previously != state.ready:
             if previously is not None or not state.ready:
                 self.events.record(cluster, "Normal" if state.ready else "Warning", state.reason,

@@ -73,6 +73,21 @@ def extract_context(config: dict[str, Any], context: str) -> dict[str, Any]:
             "clusters": [cluster], "users": [user] if user else [], "preferences": {}}
 
 
+async def _without_env_lookups(api: ApiClient) -> None:
+    """kubernetes_asyncio's session has trust_env=True: every request then looks up ~/.netrc and
+    proxy variables in worker threads (two thread hops per request). kfed takes its proxy, if any,
+    from the kubeconfig (sent per request), so the session is rebuilt without those lookups."""
+    rest = api.rest_client
+    old = rest.pool_manager
+    ssl_context = getattr(old.connector, "_ssl", None)
+    if old.connector is None or ssl_context is None:
+        return  # an aiohttp whose internals differ: keep the library's session
+    rest.pool_manager = aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=old.connector.limit, ssl=ssl_context),
+        trust_env=False, read_bufsize=2**21)
+    await old.close()
+
+
 class KubeClient:
     """JSON requests to any API path, with timeouts, and watch streams as async iterators."""
 
@@ -88,6 +103,7 @@ class KubeClient:
             api = await k8s_config.new_client_from_config_dict(config_dict=config, context=context)
         except (ConfigException, KeyError, TypeError, ValueError) as e:
             raise KubeConfigError(f"kubeconfig cannot be used: {e}") from e
+        await _without_env_lookups(api)
         return cls(api, timeout=timeout)
 
     async def close(self) -> None:
