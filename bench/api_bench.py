@@ -31,7 +31,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,11 +47,20 @@ SERVER_CPU, CLIENT_CPU = 0, 1
 
 def service_body(name: str) -> dict[str, Any]:
     """A Service as `kubectl create -f` sends it (about 400 bytes of JSON)."""
-    return {"apiVersion": "v1", "kind": "Service",
-            "metadata": {"name": name, "labels": {"app": "web", "tier": "frontend"},
-                         "annotations": {"federation.kfed.io/dns-ttl": "60"}},
-            "spec": {"type": "LoadBalancer", "selector": {"app": "web"},
-                     "ports": [{"name": "http", "port": 80, "targetPort": 8080, "protocol": "TCP"}]}}
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {
+            "name": name,
+            "labels": {"app": "web", "tier": "frontend"},
+            "annotations": {"federation.kfed.io/dns-ttl": "60"},
+        },
+        "spec": {
+            "type": "LoadBalancer",
+            "selector": {"app": "web"},
+            "ports": [{"name": "http", "port": 80, "targetPort": 8080, "protocol": "TCP"}],
+        },
+    }
 
 
 # -- servers under test ---------------------------------------------------------------------------
@@ -74,7 +83,9 @@ class Target:
 
     def client(self) -> HttpClient:
         host, port = self.base.split("://", 1)[1].rsplit(":", 1)
-        return HttpClient(host, int(port), self.ssl_ctx or None, self.headers)
+        return HttpClient(
+            host, int(port), self.ssl_ctx if isinstance(self.ssl_ctx, ssl.SSLContext) else None, self.headers
+        )
 
 
 def _client_ssl(ca: Path) -> ssl.SSLContext:
@@ -85,7 +96,9 @@ def _client_ssl(ca: Path) -> ssl.SSLContext:
 def _https_ready(url: str, ca: Path, token: str | None) -> bool:
     req = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"} if token else {})
     try:
-        with urllib.request.urlopen(req, timeout=1, context=_client_ssl(ca) if url.startswith("https") else None) as r:
+        with urllib.request.urlopen(
+            req, timeout=1, context=_client_ssl(ca) if url.startswith("https") else None
+        ) as r:
             return bool(r.status == 200)
     except OSError:
         return False
@@ -119,8 +132,9 @@ def run_echo(port: int, cert: str | None, key: str | None) -> None:
     if cert and key:
         ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         ctx.load_cert_chain(cert, key)
-    web.run_app(app, host="127.0.0.1", port=port, ssl_context=ctx, access_log=None, print=None,
-                handle_signals=True)
+    web.run_app(
+        app, host="127.0.0.1", port=port, ssl_context=ctx, access_log=None, print=None, handle_signals=True
+    )
 
 
 # -- load ------------------------------------------------------------------------------------------
@@ -148,8 +162,15 @@ async def _post(client: HttpClient, t: Target, ns: str, name: str, load: Load) -
     return False
 
 
-async def closed_loop(t: Target, ns: str, prefix: str, *, seconds: float | None = None,
-                      total: int | None = None, concurrency: int = 64) -> Load:
+async def closed_loop(
+    t: Target,
+    ns: str,
+    prefix: str,
+    *,
+    seconds: float | None = None,
+    total: int | None = None,
+    concurrency: int = 64,
+) -> Load:
     """`concurrency` clients, each sending its next create when the last one was answered."""
     load = Load()
     numbers = itertools.count()
@@ -212,7 +233,9 @@ async def open_loop(t: Target, ns: str, prefix: str, rate: float, seconds: float
     return load
 
 
-async def list_times(session: Any, t: Target, ns: str, repeats: int, page: int | None) -> tuple[list[float], int]:
+async def list_times(
+    session: Any, t: Target, ns: str, repeats: int, page: int | None
+) -> tuple[list[float], int]:
     """Seconds to receive the whole list (every page), and the items counted."""
     times, items = [], 0
     for _ in range(repeats):
@@ -235,7 +258,9 @@ async def list_times(session: Any, t: Target, ns: str, repeats: int, page: int |
     return times, items
 
 
-async def watch_fanout(t: Target, ns: str, watchers: int, events: int, interval: float) -> tuple[list[float], int, int]:
+async def watch_fanout(
+    t: Target, ns: str, watchers: int, events: int, interval: float
+) -> tuple[list[float], int, int]:
     """`watchers` watch connections on one namespace; `events` Services created one by one. Returns
     (latency of every delivery, watchers established, deliveries missing)."""
     import aiohttp
@@ -319,7 +344,9 @@ async def etcd_range(endpoint: str, n: int, repeats: int) -> list[float]:
     host, port = endpoint.rsplit(":", 1)
     value = orjson.dumps(service_body("x")).ljust(1024)
     # a range of 10,000 keys is one ~10 MB message: above gRPC's default 4 MiB receive limit
-    async with aetcd.Client(host=host, port=int(port), options={"grpc.max_receive_message_length": -1}) as client:
+    async with aetcd.Client(
+        host=host, port=int(port), options={"grpc.max_receive_message_length": -1}
+    ) as client:
         sem = asyncio.Semaphore(64)
 
         async def put(i: int) -> None:
@@ -368,57 +395,96 @@ async def bench_target(t: Target, args: argparse.Namespace) -> Results:
     async with aiohttp.ClientSession(connector=connector) as session:
         if t.kube:
             for ns in ("bench-list", "bench-watch"):
-                async with session.post(f"{t.base}/api/v1/namespaces", headers=t.headers,
-                                        json={"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}) as r:
-                    assert r.status in (201, 409), await r.text()
+                async with session.post(
+                    f"{t.base}/api/v1/namespaces",
+                    headers=t.headers,
+                    json={"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}},
+                ) as created:
+                    assert created.status in (201, 409), await created.text()
         await closed_loop(t, "default", "warmup", total=300, concurrency=16)
         for r in range(args.rounds):
-            load = await closed_loop(t, "default", f"peak{r}", seconds=args.peak_seconds,
-                                     concurrency=args.concurrency)
+            load = await closed_loop(
+                t, "default", f"peak{r}", seconds=args.peak_seconds, concurrency=args.concurrency
+            )
             res.peaks.append(load)
-            report.progress(f"{t.name}: peak round {r + 1}: {load.rate:,.0f} creates/s ({load.errors} errors "
-                            f"{load.error_sample})")
+            report.progress(
+                f"{t.name}: peak round {r + 1}: {load.rate:,.0f} creates/s ({load.errors} errors "
+                f"{load.error_sample})"
+            )
         for r in range(args.rounds):
             load = await open_loop(t, "default", f"steady{r}", args.rate, args.sustain_seconds)
             res.sustained.append(load)
-            report.progress(f"{t.name}: {args.rate:g}/s round {r + 1}: p50 {fmt_ms(percentile(load.latencies, .5))} "
-                            f"p99 {fmt_ms(percentile(load.latencies, .99))}")
+            report.progress(
+                f"{t.name}: {args.rate:g}/s round {r + 1}: p50 {fmt_ms(percentile(load.latencies, 0.5))} "
+                f"p99 {fmt_ms(percentile(load.latencies, 0.99))}"
+            )
         fill = await closed_loop(t, "bench-list", "item", total=args.list_size, concurrency=args.concurrency)
         res.list_full, res.listed = await list_times(session, t, "bench-list", args.rounds + 2, None)
         if t.kube:
             res.list_paged, _ = await list_times(session, t, "bench-list", args.rounds, 500)
-        report.progress(f"{t.name}: filled {fill.count} at {fill.rate:,.0f}/s; list {res.listed}: "
-                        f"{fmt_ms(median(res.list_full))}")
+        report.progress(
+            f"{t.name}: filled {fill.count} at {fill.rate:,.0f}/s; list {res.listed}: "
+            f"{fmt_ms(median(res.list_full))}"
+        )
     if t.kube and args.watchers:
-        res.watch, res.watchers, res.watch_missing = await watch_fanout(t, "bench-watch", args.watchers,
-                                                                        args.watch_events, args.watch_interval)
-        report.progress(f"{t.name}: watch p99 {fmt_ms(percentile(res.watch, .99))}, missing {res.watch_missing}")
+        res.watch, res.watchers, res.watch_missing = await watch_fanout(
+            t, "bench-watch", args.watchers, args.watch_events, args.watch_interval
+        )
+        report.progress(
+            f"{t.name}: watch p99 {fmt_ms(percentile(res.watch, 0.99))}, missing {res.watch_missing}"
+        )
     res.rss_mib = procs.tree_rss_mib(t.pid)
     return res
 
 
-def kfed_target(name: str, data_dir: Path, store: str | None, log_dir: Path,
-                run: Callable[[Target], Awaitable[Results]]) -> Results:
+def kfed_target(
+    name: str,
+    data_dir: Path,
+    store: str | None,
+    log_dir: Path,
+    run: Callable[[Target], Coroutine[Any, Any, Results]],
+) -> Results:
     port = procs.free_port()
-    argv = [*procs.kfed_cli(), "apiserver", "--data-dir", str(data_dir), "--port", str(port), "--no-kubeconfig"]
+    argv = [
+        *procs.kfed_cli(),
+        "apiserver",
+        "--data-dir",
+        str(data_dir),
+        "--port",
+        str(port),
+        "--no-kubeconfig",
+    ]
     if store:
         argv += ["--store", store]
     ca = data_dir / "pki" / "ca.crt"
     token_file = data_dir / "tokens" / "admin.token"
 
     def ready() -> bool:
-        return token_file.exists() and ca.exists() and _https_ready(
-            f"https://127.0.0.1:{port}/readyz", ca, token_file.read_text().strip())
+        return (
+            token_file.exists()
+            and ca.exists()
+            and _https_ready(f"https://127.0.0.1:{port}/readyz", ca, token_file.read_text().strip())
+        )
 
     with procs.running(argv, log=log_dir / f"{name}.log", ready=ready, what=name, cpu=SERVER_CPU) as proc:
         token = token_file.read_text().strip()
-        t = Target(name, f"https://127.0.0.1:{port}", _client_ssl(ca), {"Authorization": f"Bearer {token}"},
-                   proc.pid, kube=True)
+        t = Target(
+            name,
+            f"https://127.0.0.1:{port}",
+            _client_ssl(ca),
+            {"Authorization": f"Bearer {token}"},
+            proc.pid,
+            kube=True,
+        )
         return asyncio.run(run(t))
 
 
-def echo_target(name: str, tls: tuple[Path, Path, Path] | None, log_dir: Path,
-                run: Callable[[Target], Awaitable[Results]]) -> Results:
+def echo_target(
+    name: str,
+    tls: tuple[Path, Path, Path] | None,
+    log_dir: Path,
+    run: Callable[[Target], Coroutine[Any, Any, Results]],
+) -> Results:
     port = procs.free_port()
     argv = [sys.executable, __file__, "--role", "echo", "--port", str(port)]
     scheme = "http"
@@ -432,14 +498,20 @@ def echo_target(name: str, tls: tuple[Path, Path, Path] | None, log_dir: Path,
     def ready() -> bool:
         return _https_ready(f"{base}/readyz", ca, None) if ca else procs.tcp_open(port)
 
-    with procs.running(argv, log=log_dir / f"echo-{scheme}.log", ready=ready, what=name, cpu=SERVER_CPU) as proc:
+    with procs.running(
+        argv, log=log_dir / f"echo-{scheme}.log", ready=ready, what=name, cpu=SERVER_CPU
+    ) as proc:
         t = Target(name, base, _client_ssl(ca) if ca else False, {}, proc.pid, kube=False)
         return asyncio.run(run(t))
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="reduced scale: shorter runs, 2,000 listed, 200 watchers")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="reduced scale: shorter runs, 2,000 listed, 200 watchers"
+    )
     parser.add_argument("--backends", default="sqlite,etcd,echo-https,echo-http,etcd-raw")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--concurrency", type=int, default=64)
@@ -488,12 +560,15 @@ def main() -> None:
             # one etcd, on the server side's CPU like the API servers
             with procs.etcd(work / "etcd-data", work / "etcd.log", cpu=SERVER_CPU) as (endpoint, etcd_proc):
                 if "etcd" in backends:
-                    results["etcd"] = kfed_target("kfed apiserver (etcd)", work / "etcd",
-                                                  f"etcd://{endpoint}/kfed", work, run)
+                    results["etcd"] = kfed_target(
+                        "kfed apiserver (etcd)", work / "etcd", f"etcd://{endpoint}/kfed", work, run
+                    )
                     results["etcd"].rss_mib += procs.rss_mib(etcd_proc.pid)[0]
                 if "etcd-raw" in backends:
-                    raw["puts"] = [asyncio.run(etcd_puts(endpoint, args.peak_seconds, args.concurrency))
-                                   for _ in range(args.rounds)]
+                    raw["puts"] = [
+                        asyncio.run(etcd_puts(endpoint, args.peak_seconds, args.concurrency))
+                        for _ in range(args.rounds)
+                    ]
                     raw["range"] = asyncio.run(etcd_range(endpoint, args.list_size, args.rounds + 2))
                     report.progress(f"etcd raw: {median([x.rate for x in raw['puts']]):,.0f} puts/s")
         if {"echo-https", "echo-http"} & set(backends):
@@ -501,15 +576,18 @@ def main() -> None:
 
             certs = ensure_serving_certs(work / "echo-pki")
             if "echo-https" in backends:
-                results["echo-https"] = echo_target("aiohttp echo into a dict (HTTPS)",
-                                                    (certs.ca_cert, certs.cert, certs.key), work, run)
+                results["echo-https"] = echo_target(
+                    "aiohttp echo into a dict (HTTPS)", (certs.ca_cert, certs.cert, certs.key), work, run
+                )
             if "echo-http" in backends:
                 results["echo-http"] = echo_target("aiohttp echo into a dict (HTTP)", None, work, run)
     print_report(args, results, raw, load)
 
 
-def print_report(args: argparse.Namespace, results: dict[str, Results], raw: dict[str, Any], load: str) -> None:
-    scale = ("full scale" if not args.quick else "REDUCED SCALE (--quick)")
+def print_report(
+    args: argparse.Namespace, results: dict[str, Results], raw: dict[str, Any], load: str
+) -> None:
+    scale = "full scale" if not args.quick else "REDUCED SCALE (--quick)"
     notes = [
         f"scale: {scale}; {args.rounds} rounds of each measurement, medians shown",
         f"servers pinned to CPU {SERVER_CPU}, the load generator (this script: Python, aiohttp, uvloop) to "
@@ -519,75 +597,155 @@ def print_report(args: argparse.Namespace, results: dict[str, Results], raw: dic
         f"list: {args.list_size:,} Services in one namespace; watch: {args.watchers:,} watch connections, "
         f"{args.watch_events} Services created {args.watch_interval:g} s apart, every delivery timed",
     ]
-    out = [report.header("Federation API server: creates, list, watch (kfed apiserver vs etcd vs aiohttp echo)",
-                         load=load, notes=notes)]
+    out = [
+        report.header(
+            "Federation API server: creates, list, watch (kfed apiserver vs etcd vs aiohttp echo)",
+            load=load,
+            notes=notes,
+        )
+    ]
     rows = []
     for r in results.values():
-        peak_p99 = median([percentile(p.latencies, .99) for p in r.peaks])
+        peak_p99 = median([percentile(p.latencies, 0.99) for p in r.peaks])
         errors = sum(p.errors for p in r.peaks) + sum(s.errors for s in r.sustained)
-        rows.append([r.name, fmt_rate(r.peak_rate), fmt_ms(peak_p99),
-                     fmt_ms(r.sustained_p(.5)), fmt_ms(r.sustained_p(.99)),
-                     f"{fmt_ms(median(r.list_full))} ({r.listed:,})",
-                     fmt_ms(median(r.list_paged)) if r.list_paged else "-",
-                     f"{r.rss_mib:,.0f} MiB", errors])
+        rows.append(
+            [
+                r.name,
+                fmt_rate(r.peak_rate),
+                fmt_ms(peak_p99),
+                fmt_ms(r.sustained_p(0.5)),
+                fmt_ms(r.sustained_p(0.99)),
+                f"{fmt_ms(median(r.list_full))} ({r.listed:,})",
+                fmt_ms(median(r.list_paged)) if r.list_paged else "-",
+                f"{r.rss_mib:,.0f} MiB",
+                errors,
+            ]
+        )
     if raw.get("puts"):
         puts = raw["puts"]
-        rows.append(["etcd itself (aetcd gRPC puts of 1 KiB, range of the keys)",
-                     fmt_rate(median([p.rate for p in puts])),
-                     fmt_ms(median([percentile(p.latencies, .99) for p in puts])), "-", "-",
-                     f"{fmt_ms(median(raw['range']))} ({args.list_size:,})", "-", "-", 0])
-    out.append(report.table(["server", "peak creates/s", "p99 at peak", f"p50 at {args.rate:g}/s",
-                             f"p99 at {args.rate:g}/s", "list all (items)", "list in pages of 500",
-                             "server RSS after", "errors"], rows))
-    watch_rows = [[r.name, f"{r.watchers:,}", f"{len(r.watch):,}", r.watch_missing,
-                   fmt_ms(percentile(r.watch, .5)), fmt_ms(percentile(r.watch, .99)), fmt_ms(max(r.watch, default=math.nan))]
-                  for r in results.values() if r.watchers]
+        rows.append(
+            [
+                "etcd itself (aetcd gRPC puts of 1 KiB, range of the keys)",
+                fmt_rate(median([p.rate for p in puts])),
+                fmt_ms(median([percentile(p.latencies, 0.99) for p in puts])),
+                "-",
+                "-",
+                f"{fmt_ms(median(raw['range']))} ({args.list_size:,})",
+                "-",
+                "-",
+                0,
+            ]
+        )
+    out.append(
+        report.table(
+            [
+                "server",
+                "peak creates/s",
+                "p99 at peak",
+                f"p50 at {args.rate:g}/s",
+                f"p99 at {args.rate:g}/s",
+                "list all (items)",
+                "list in pages of 500",
+                "server RSS after",
+                "errors",
+            ],
+            rows,
+        )
+    )
+    watch_rows = [
+        [
+            r.name,
+            f"{r.watchers:,}",
+            f"{len(r.watch):,}",
+            r.watch_missing,
+            fmt_ms(percentile(r.watch, 0.5)),
+            fmt_ms(percentile(r.watch, 0.99)),
+            fmt_ms(max(r.watch, default=math.nan)),
+        ]
+        for r in results.values()
+        if r.watchers
+    ]
     if watch_rows:
         out.append("Watch fan-out (create sent -> ADDED event read by each watcher):\n")
-        out.append(report.table(["server", "watchers", "deliveries", "missing", "p50", "p99", "max"], watch_rows))
+        out.append(
+            report.table(["server", "watchers", "deliveries", "missing", "p50", "p99", "max"], watch_rows)
+        )
 
     sqlite, etcd = results.get("sqlite"), results.get("etcd")
     echo = results.get("echo-https") or results.get("echo-http")
     ratios = []
     if sqlite and echo:
-        ratios.append(f"kfed (SQLite) / aiohttp echo (same transport) peak creates/s: "
-                      f"{report.fmt_ratio(sqlite.peak_rate, results.get('echo-https', echo).peak_rate)}")
+        ratios.append(
+            f"kfed (SQLite) / aiohttp echo (same transport) peak creates/s: "
+            f"{report.fmt_ratio(sqlite.peak_rate, results.get('echo-https', echo).peak_rate)}"
+        )
     if sqlite and etcd:
-        ratios.append(f"kfed on SQLite / kfed on etcd peak creates/s: {report.fmt_ratio(sqlite.peak_rate, etcd.peak_rate)}")
+        ratios.append(
+            f"kfed on SQLite / kfed on etcd peak creates/s: {report.fmt_ratio(sqlite.peak_rate, etcd.peak_rate)}"
+        )
     if sqlite and raw.get("puts"):
-        ratios.append(f"kfed (SQLite) creates / etcd raw puts: "
-                      f"{report.fmt_ratio(sqlite.peak_rate, median([p.rate for p in raw['puts']]))}")
+        ratios.append(
+            f"kfed (SQLite) creates / etcd raw puts: "
+            f"{report.fmt_ratio(sqlite.peak_rate, median([p.rate for p in raw['puts']]))}"
+        )
     echo_http = results.get("echo-http")
     if echo_http:
-        ratios.append(f"the load generator reached {fmt_rate(echo_http.peak_rate)} against the plain-HTTP echo: "
-                      "rates well below that are the server's, rates near it are the client's limit")
-    ratios.append("anchors (not measured here): Kubernetes API SLO mutating p99 <= 1 s; aiohttp JSON POST into a "
-                  "dict 14.8k/s per core; SQLite WAL synchronous=FULL ~7.5k commits/s")
+        ratios.append(
+            f"the load generator reached {fmt_rate(echo_http.peak_rate)} against the plain-HTTP echo: "
+            "rates well below that are the server's, rates near it are the client's limit"
+        )
+    ratios.append(
+        "anchors (not measured here): Kubernetes API SLO mutating p99 <= 1 s; aiohttp JSON POST into a "
+        "dict 14.8k/s per core; SQLite WAL synchronous=FULL ~7.5k commits/s"
+    )
     out.append("\n".join(f"- {r}" for r in ratios) + "\n")
 
     summaries = []
     if sqlite:
         full = not args.quick
         peer = f"echo {fmt_rate(echo.peak_rate)}" if echo else ""
-        p99 = sqlite.sustained_p(.99)
+        p99 = sqlite.sustained_p(0.99)
         summaries += [
-            Summary("API server", f"create p99 at {args.rate:g} creates/s sustained (SQLite)", "<= 50 ms",
-                    fmt_ms(p99), p99 <= 0.050, "Kubernetes SLO 1 s (anchor)"),
-            Summary("API server", "peak creates/s (SQLite)", ">= 2,000/s", fmt_rate(sqlite.peak_rate),
-                    sqlite.peak_rate >= 2000, peer + (f"; etcd-backed {fmt_rate(etcd.peak_rate)}" if etcd else "")),
-            Summary("API server", f"list {sqlite.listed:,} Services", "<= 1 s (10,000)",
-                    fmt_ms(median(sqlite.list_full)),
-                    (median(sqlite.list_full) <= 1.0) if sqlite.listed >= 10_000 else None,
-                    f"etcd range {fmt_ms(median(raw['range']))}" if raw.get("range") else "",
-                    "" if full else f"{sqlite.listed:,} Services"),
+            Summary(
+                "API server",
+                f"create p99 at {args.rate:g} creates/s sustained (SQLite)",
+                "<= 50 ms",
+                fmt_ms(p99),
+                p99 <= 0.050,
+                "Kubernetes SLO 1 s (anchor)",
+            ),
+            Summary(
+                "API server",
+                "peak creates/s (SQLite)",
+                ">= 2,000/s",
+                fmt_rate(sqlite.peak_rate),
+                sqlite.peak_rate >= 2000,
+                peer + (f"; etcd-backed {fmt_rate(etcd.peak_rate)}" if etcd else ""),
+            ),
+            Summary(
+                "API server",
+                f"list {sqlite.listed:,} Services",
+                "<= 1 s (10,000)",
+                fmt_ms(median(sqlite.list_full)),
+                (median(sqlite.list_full) <= 1.0) if sqlite.listed >= 10_000 else None,
+                f"etcd range {fmt_ms(median(raw['range']))}" if raw.get("range") else "",
+                "" if full else f"{sqlite.listed:,} Services",
+            ),
         ]
         if sqlite.watchers:
-            w99 = percentile(sqlite.watch, .99)
+            w99 = percentile(sqlite.watch, 0.99)
             ok = w99 <= 0.100 and sqlite.watch_missing == 0
-            summaries.append(Summary("API server", f"{sqlite.watchers:,} watchers see an event, p99", "<= 100 ms (1,000)",
-                                     fmt_ms(w99) + (f", {sqlite.watch_missing} missing" if sqlite.watch_missing else ""),
-                                     ok if sqlite.watchers >= 1000 else None, "",
-                                     "" if sqlite.watchers >= 1000 else f"{sqlite.watchers} watchers"))
+            summaries.append(
+                Summary(
+                    "API server",
+                    f"{sqlite.watchers:,} watchers see an event, p99",
+                    "<= 100 ms (1,000)",
+                    fmt_ms(w99) + (f", {sqlite.watch_missing} missing" if sqlite.watch_missing else ""),
+                    ok if sqlite.watchers >= 1000 else None,
+                    "",
+                    "" if sqlite.watchers >= 1000 else f"{sqlite.watchers} watchers",
+                )
+            )
     report.emit("\n".join(out), summaries)
 
 

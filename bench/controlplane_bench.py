@@ -54,8 +54,13 @@ class StoreWatch:
     """Follows one resource of an ObjectService in this process and calls `on_event(type, obj, t)`
     with the time each event was seen (time.perf_counter)."""
 
-    def __init__(self, objects: Any, rt: Any, namespace: str | None,
-                 on_event: Callable[[str, dict[str, Any], float], None]) -> None:
+    def __init__(
+        self,
+        objects: Any,
+        rt: Any,
+        namespace: str | None,
+        on_event: Callable[[str, dict[str, Any], float], None],
+    ) -> None:
         self.objects, self.rt, self.namespace, self.on_event = objects, rt, namespace, on_event
         self._task: asyncio.Task[None] | None = None
 
@@ -132,25 +137,46 @@ async def run_latency(args: argparse.Namespace, work: Path) -> LatencyResults:
 
     res = LatencyResults(monitor_period=args.monitor_period, failure_threshold=2)
     options = EmbeddedOptions(
-        data_dir=work / "kfed", kubeconfig=work / "kubeconfig", api_port=0, dns_listen=("127.0.0.1", 0),
-        sim_layout="seed", settings=FederationSettings(),
+        data_dir=work / "kfed",
+        kubeconfig=work / "kubeconfig",
+        api_port=0,
+        dns_listen=("127.0.0.1", 0),
+        sim_layout="seed",
+        settings=FederationSettings(),
         manager=ManagerOptions(monitor_period=args.monitor_period, probe_timeout=1.0, failure_threshold=2),
-        pod_ready_delay=0.0)
+        pod_ready_delay=0.0,
+    )
     fed = EmbeddedFederation(options)
     await fed.start()
     watches: list[StoreWatch] = []
     try:
         manager, fleet = fed.manager, fed.fleet
         assert manager is not None and fed.api is not None and fed.fed is not None
-        await wait_for(lambda: manager.clusters is not None and len(manager.clusters.ready_clusters()) == 13
-                       and all(s.region for s in manager.clusters.states.values()), 60, "13 clusters Ready")
+        await wait_for(
+            lambda: (
+                manager.clusters is not None
+                and len(manager.clusters.ready_clusters()) == 13
+                and all(s.region for s in manager.clusters.states.values())
+            ),
+            60,
+            "13 clusters Ready",
+        )
         clusters = fleet.clusters
         for c in clusters:
             for i in range(2):
-                await c.objects.create(c.resource("pods"), "default", {
-                    "metadata": {"name": f"web-{i}", "labels": dict(WEB_SELECTOR)},
-                    "spec": {"containers": [{"name": "web", "image": "nginx:1.27", "ports": [{"containerPort": 80}]}]},
-                }, WriteOptions(field_manager="kubectl-run"))
+                await c.objects.create(
+                    c.resource("pods"),
+                    "default",
+                    {
+                        "metadata": {"name": f"web-{i}", "labels": dict(WEB_SELECTOR)},
+                        "spec": {
+                            "containers": [
+                                {"name": "web", "image": "nginx:1.27", "ports": [{"containerPort": 80}]}
+                            ]
+                        },
+                    },
+                    WriteOptions(field_manager="kubectl-run"),
+                )
         await wait_for(lambda: all(c.pod_counts()[1] >= 2 for c in clusters), 60, "pods ready")
         report.progress("13 clusters Ready, 26 pods Ready")
 
@@ -163,6 +189,7 @@ async def run_latency(args: argparse.Namespace, work: Path) -> LatencyResults:
                 if kind == "ADDED":
                     seen.setdefault(obj["metadata"]["name"], {}).setdefault(cluster, t)
                     member_waiter.poke()
+
             return handle
 
         for c in clusters:
@@ -197,9 +224,16 @@ async def run_latency(args: argparse.Namespace, work: Path) -> LatencyResults:
             name = f"prop-{i}"
             t0 = time.perf_counter()
             # its own selector (no pods): the readiness flips below then concern the web Service alone
-            await fed.fed.request("POST", "/api/v1/namespaces/default/services", body={
-                "apiVersion": "v1", "kind": "Service", "metadata": {"name": name},
-                "spec": {"type": "LoadBalancer", "selector": {"app": name}, "ports": [{"port": 80}]}})
+            await fed.fed.request(
+                "POST",
+                "/api/v1/namespaces/default/services",
+                body={
+                    "apiVersion": "v1",
+                    "kind": "Service",
+                    "metadata": {"name": name},
+                    "spec": {"type": "LoadBalancer", "selector": {"app": name}, "ports": [{"port": 80}]},
+                },
+            )
 
             def everywhere(name: str = name) -> float | None:
                 got = seen.get(name, {})
@@ -211,17 +245,34 @@ async def run_latency(args: argparse.Namespace, work: Path) -> LatencyResults:
             else:
                 res.propagation.append(t - t0)
             await asyncio.sleep(args.gap)
-        report.progress(f"propagation: p50 {fmt_ms(percentile(res.propagation, .5))} "
-                        f"p99 {fmt_ms(percentile(res.propagation, .99))}")
+        report.progress(
+            f"propagation: p50 {fmt_ms(percentile(res.propagation, 0.5))} "
+            f"p99 {fmt_ms(percentile(res.propagation, 0.99))}"
+        )
 
         # the web Service, for readiness flips
-        await fed.fed.request("POST", "/api/v1/namespaces/default/services", body={
-            "apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"},
-            "spec": {"type": "LoadBalancer", "selector": dict(WEB_SELECTOR), "ports": [{"port": 80}]}})
-        ok = await fed_waiter.until(lambda: 1.0 if len(shards.get("web", {})) == 13 and all(
-            n == 2 for n, _ in shards["web"].values()) else None, 60)
+        await fed.fed.request(
+            "POST",
+            "/api/v1/namespaces/default/services",
+            body={
+                "apiVersion": "v1",
+                "kind": "Service",
+                "metadata": {"name": "web"},
+                "spec": {"type": "LoadBalancer", "selector": dict(WEB_SELECTOR), "ports": [{"port": 80}]},
+            },
+        )
+        ok = await fed_waiter.until(
+            lambda: (
+                1.0
+                if len(shards.get("web", {})) == 13 and all(n == 2 for n, _ in shards["web"].values())
+                else None
+            ),
+            60,
+        )
         if ok is None:
-            raise TimeoutError(f"the web Service's shards never showed 2 ready endpoints each: {shards.get('web')}")
+            raise TimeoutError(
+                f"the web Service's shards never showed 2 ready endpoints each: {shards.get('web')}"
+            )
 
         # 2. pod readiness -> shard status
         for i in range(args.samples):
@@ -243,8 +294,10 @@ async def run_latency(args: argparse.Namespace, work: Path) -> LatencyResults:
                 else:
                     res.status.append(t - t0)
                 await asyncio.sleep(args.gap)
-        report.progress(f"readiness -> status: p50 {fmt_ms(percentile(res.status, .5))} "
-                        f"p99 {fmt_ms(percentile(res.status, .99))}")
+        report.progress(
+            f"readiness -> status: p50 {fmt_ms(percentile(res.status, 0.5))} "
+            f"p99 {fmt_ms(percentile(res.status, 0.99))}"
+        )
 
         # 3. cluster outage -> Ready=False, in monitor periods
         clusters_rt = objects.require("federation.kfed.io", "v1beta1", "clusters")
@@ -267,14 +320,14 @@ async def run_latency(args: argparse.Namespace, work: Path) -> LatencyResults:
         limit = args.monitor_period * 6 + 10
         for i in range(args.outages):
             cluster = names[(i * 5) % len(names)]
-            for fault, want in ((True, "False"), (False, "True")):
+            for fault, wanted in ((True, "False"), (False, "True")):
                 t0 = time.perf_counter()
                 if fault:
                     await fleet.fault(cluster, "down")
                 else:
                     await fleet.clear(cluster)
 
-                def changed(cluster: str = cluster, want: str = want, t0: float = t0) -> float | None:
+                def changed(cluster: str = cluster, want: str = wanted, t0: float = t0) -> float | None:
                     st, t = readiness.get(cluster, ("", 0.0))
                     return t if st == want and t >= t0 else None
 
@@ -283,7 +336,9 @@ async def run_latency(args: argparse.Namespace, work: Path) -> LatencyResults:
                     res.outage_missed += 1
                     continue
                 (res.outage if fault else res.recovery).append(t - t0)
-        report.progress(f"outage detection: {[round(x / args.monitor_period, 2) for x in res.outage]} periods")
+        report.progress(
+            f"outage detection: {[round(x / args.monitor_period, 2) for x in res.outage]} periods"
+        )
     finally:
         for w in watches:
             await w.stop()
@@ -298,8 +353,10 @@ def scale_layout(n: int) -> list[Any]:
     from kfed.sim.layout import ClusterSpec
 
     # 10 clusters per region, one zone each (the guide's layout, bigger)
-    return [ClusterSpec(f"c{i:02d}-r{i // 10}", f"region-{i // 10}", (f"region-{i // 10}-z{i % 10}",))
-            for i in range(n)]
+    return [
+        ClusterSpec(f"c{i:02d}-r{i // 10}", f"region-{i // 10}", (f"region-{i // 10}-z{i % 10}",))
+        for i in range(n)
+    ]
 
 
 async def run_fleet(clusters: int, work: Path) -> None:
@@ -309,15 +366,25 @@ async def run_fleet(clusters: int, work: Path) -> None:
     from kfed.sim.fleet import SimFleet
 
     options = SimOptions(pod_start_delay=0.0, pod_ready_delay=0.0, events=False)
-    fleet = SimFleet(scale_layout(clusters), data_dir=work / "fleet", options=options,
-                     kubeconfig=work / "fleet.kubeconfig")
+    fleet = SimFleet(
+        scale_layout(clusters), data_dir=work / "fleet", options=options, kubeconfig=work / "fleet.kubeconfig"
+    )
     await fleet.start()
     try:
         for c in fleet.clusters:
-            await c.objects.create(c.resource("pods"), "default", {
-                "metadata": {"name": "bench-0", "labels": {"tier": "bench"}},
-                "spec": {"containers": [{"name": "web", "image": "nginx:1.27", "ports": [{"containerPort": 80}]}]},
-            }, WriteOptions(field_manager="kubectl-run"))
+            await c.objects.create(
+                c.resource("pods"),
+                "default",
+                {
+                    "metadata": {"name": "bench-0", "labels": {"tier": "bench"}},
+                    "spec": {
+                        "containers": [
+                            {"name": "web", "image": "nginx:1.27", "ports": [{"containerPort": 80}]}
+                        ]
+                    },
+                },
+                WriteOptions(field_manager="kubectl-run"),
+            )
         await wait_for(lambda: all(c.pod_counts()[1] >= 1 for c in fleet.clusters), 120, "fleet pods ready")
         print("READY", flush=True)
         stop = asyncio.Event()
@@ -370,11 +437,25 @@ async def run_scale(args: argparse.Namespace, work: Path) -> ScaleResults:
 
     res = ScaleResults(args.clusters, args.services)
     fleet_log, api_log = work / "fleet.log", work / "apiserver.log"
-    fleet = procs.start([sys.executable, __file__, "--role", "fleet", "--clusters", str(args.clusters),
-                         "--work", str(work)], log=fleet_log, stdout_pipe=True)
+    fleet = procs.start(
+        [sys.executable, __file__, "--role", "fleet", "--clusters", str(args.clusters), "--work", str(work)],
+        log=fleet_log,
+        stdout_pipe=True,
+    )
     port = procs.free_port()
-    api = procs.start([*procs.kfed_cli(), "apiserver", "--data-dir", str(work / "fed"), "--port", str(port),
-                       "--kubeconfig", str(work / "fed.kubeconfig")], log=api_log)
+    api = procs.start(
+        [
+            *procs.kfed_cli(),
+            "apiserver",
+            "--data-dir",
+            str(work / "fed"),
+            "--port",
+            str(port),
+            "--kubeconfig",
+            str(work / "fed.kubeconfig"),
+        ],
+        log=api_log,
+    )
     manager: ControllerManager | None = None
     task: asyncio.Task[None] | None = None
     fed: KubeClient | None = None
@@ -394,15 +475,25 @@ async def run_scale(args: argparse.Namespace, work: Path) -> ScaleResults:
         names = context_names(fleet_config)
         for name in names:
             await membership.join(fed, name, fleet_config, name)
-        manager = ControllerManager(fed, settings, ManagerOptions(monitor_period=args.scale_monitor_period,
-                                                                  identity="bench"))
+        manager = ControllerManager(
+            fed, settings, ManagerOptions(monitor_period=args.scale_monitor_period, identity="bench")
+        )
         task = asyncio.create_task(manager.run())
-        await wait_for(lambda: manager is not None and manager.clusters is not None
-                       and len(manager.clusters.ready_clusters()) == len(names)
-                       and all(s.region for s in manager.clusters.states.values()), 300, "clusters Ready")
+        await wait_for(
+            lambda: (
+                manager is not None
+                and manager.clusters is not None
+                and len(manager.clusters.ready_clusters()) == len(names)
+                and all(s.region for s in manager.clusters.states.values())
+            ),
+            300,
+            "clusters Ready",
+        )
         services = manager.services
         assert services is not None
-        report.progress(f"{len(names)} clusters joined and Ready; creating {args.services} federated Services")
+        report.progress(
+            f"{len(names)} clusters joined and Ready; creating {args.services} federated Services"
+        )
 
         t0 = time.perf_counter()
         sem = asyncio.Semaphore(32)
@@ -410,9 +501,20 @@ async def run_scale(args: argparse.Namespace, work: Path) -> ScaleResults:
         async def create(i: int) -> None:
             async with sem:
                 assert fed is not None
-                await fed.request("POST", "/api/v1/namespaces/default/services", body={
-                    "apiVersion": "v1", "kind": "Service", "metadata": {"name": f"svc-{i}"},
-                    "spec": {"type": "LoadBalancer", "selector": {"tier": "bench"}, "ports": [{"port": 80}]}})
+                await fed.request(
+                    "POST",
+                    "/api/v1/namespaces/default/services",
+                    body={
+                        "apiVersion": "v1",
+                        "kind": "Service",
+                        "metadata": {"name": f"svc-{i}"},
+                        "spec": {
+                            "type": "LoadBalancer",
+                            "selector": {"tier": "bench"},
+                            "ports": [{"port": 80}],
+                        },
+                    },
+                )
 
         await asyncio.gather(*(create(i) for i in range(args.services)))
         res.create_s = time.perf_counter() - t0
@@ -420,8 +522,12 @@ async def run_scale(args: argparse.Namespace, work: Path) -> ScaleResults:
 
         def members_done() -> int:
             assert manager is not None and manager.pool is not None
-            return sum(1 for conn in manager.pool.members.values() if conn.services is not None
-                       and sum(1 for k in conn.services.cache if k.startswith("default/svc-")) >= args.services)
+            return sum(
+                1
+                for conn in manager.pool.members.values()
+                if conn.services is not None
+                and sum(1 for k in conn.services.cache if k.startswith("default/svc-")) >= args.services
+            )
 
         def status_done() -> int:
             n = 0
@@ -445,8 +551,11 @@ async def run_scale(args: argparse.Namespace, work: Path) -> ScaleResults:
             assert fed is not None
             n, cont = 0, ""
             while True:
-                body = await fed.get("/apis/federation.kfed.io/v1beta1/dnsrecordsets", limit=5000,
-                                     **({"continue": cont} if cont else {}))
+                body = await fed.get(
+                    "/apis/federation.kfed.io/v1beta1/dnsrecordsets",
+                    limit=5000,
+                    **({"continue": cont} if cont else {}),
+                )
                 n += sum(1 for o in body.get("items") or [] if ".svc." in o["spec"]["name"])
                 cont = (body.get("metadata") or {}).get("continue") or ""
                 if not cont:
@@ -478,11 +587,13 @@ async def run_scale(args: argparse.Namespace, work: Path) -> ScaleResults:
                 break
             if now - last_report > 10:
                 last_report = now
-                report.progress(f"  {now - t0:.0f} s: members complete {members_done()}/{len(names)}, statuses "
-                                f"{status_done()}/{args.services}, DNS records {res.dns_records}/{res.dns_expected}, "
-                                f"member writes {services.member_writes}, RSS {procs.rss_mib()[0]:.0f} MiB, CPU s "
-                                f"manager {procs.cpu_seconds():.0f} fleet {procs.cpu_seconds(fleet.pid):.0f} "
-                                f"api {procs.cpu_seconds(api.pid):.0f}; dns error: {manager.dns.last_error}")
+                report.progress(
+                    f"  {now - t0:.0f} s: members complete {members_done()}/{len(names)}, statuses "
+                    f"{status_done()}/{args.services}, DNS records {res.dns_records}/{res.dns_expected}, "
+                    f"member writes {services.member_writes}, RSS {procs.rss_mib()[0]:.0f} MiB, CPU s "
+                    f"manager {procs.cpu_seconds():.0f} fleet {procs.cpu_seconds(fleet.pid):.0f} "
+                    f"api {procs.cpu_seconds(api.pid):.0f}; dns error: {manager.dns.last_error}"
+                )
             await asyncio.sleep(0.5)
         res.members_complete = f"{members_done()}/{len(names)} members"
         res.statuses_complete = f"{status_done()}/{args.services} statuses"
@@ -491,8 +602,10 @@ async def run_scale(args: argparse.Namespace, work: Path) -> ScaleResults:
             save_profile(profiler, Path(args.profile))
         res.dns_records = await dns_listed()
         if math.isnan(res.dns_s):
-            res.note = (f"DNS not converged after {args.converge_timeout:g} s: {res.dns_records:,} of "
-                        f"{res.dns_expected:,} record sets written")
+            res.note = (
+                f"DNS not converged after {args.converge_timeout:g} s: {res.dns_records:,} of "
+                f"{res.dns_expected:,} record sets written"
+            )
         # independent check: list every member's Services over its API
         counts, unreachable = [], 0
         for name in names:
@@ -506,9 +619,11 @@ async def run_scale(args: argparse.Namespace, work: Path) -> ScaleResults:
                 unreachable += 1
                 continue
             counts.append(sum(1 for s in body["items"] if s["metadata"]["name"].startswith("svc-")))
-        res.members_checked = f"{sum(1 for c in counts if c == args.services)}/{len(names)} members list all " \
-                              f"{args.services} Services (min {min(counts, default=0)})" + \
-                              (f"; {unreachable} did not answer the list" if unreachable else "")
+        res.members_checked = (
+            f"{sum(1 for c in counts if c == args.services)}/{len(names)} members list all "
+            f"{args.services} Services (min {min(counts, default=0)})"
+            + (f"; {unreachable} did not answer the list" if unreachable else "")
+        )
         res.member_writes, res.fed_writes = services.member_writes, services.federation_writes
         # steady state: only meaningful once converged
         if not (math.isnan(res.members_s) or math.isnan(res.status_s)):
@@ -549,111 +664,214 @@ def save_profile(profiler: Any, path: Path) -> None:
 # -- report ------------------------------------------------------------------------------------------
 
 
-def print_report(args: argparse.Namespace, lat: LatencyResults | None, scale: ScaleResults | None, load: str) -> None:
+def print_report(
+    args: argparse.Namespace, lat: LatencyResults | None, scale: ScaleResults | None, load: str
+) -> None:
     notes = []
     if lat is not None:
-        notes.append(f"part 1: the guide's 13 simulated clusters in this process with kfed (`kfed up`); "
-                     f"{args.samples} Services created and {2 * args.samples} readiness flips; "
-                     f"{args.outages} outages with --cluster-monitor-period {args.monitor_period:g} s and "
-                     f"failure threshold 2")
+        notes.append(
+            f"part 1: the guide's 13 simulated clusters in this process with kfed (`kfed up`); "
+            f"{args.samples} Services created and {2 * args.samples} readiness flips; "
+            f"{args.outages} outages with --cluster-monitor-period {args.monitor_period:g} s and "
+            f"failure threshold 2"
+        )
     if scale is not None:
-        notes.append(f"part 2: {scale.clusters} clusters x {scale.services} federated Services "
-                     f"({'full scale' if scale.clusters >= 50 and scale.services >= 1000 else 'REDUCED SCALE'}); "
-                     f"fleet, apiserver and controller-manager in three processes sharing the 2 cores; "
-                     f"simulated clusters without Events; monitor period {args.scale_monitor_period:g} s")
-    out = [report.header("Control plane: propagation, shard status, outage detection, convergence at scale",
-                         load=load, notes=notes)]
+        notes.append(
+            f"part 2: {scale.clusters} clusters x {scale.services} federated Services "
+            f"({'full scale' if scale.clusters >= 50 and scale.services >= 1000 else 'REDUCED SCALE'}); "
+            f"fleet, apiserver and controller-manager in three processes sharing the 2 cores; "
+            f"simulated clusters without Events; monitor period {args.scale_monitor_period:g} s"
+        )
+    out = [
+        report.header(
+            "Control plane: propagation, shard status, outage detection, convergence at scale",
+            load=load,
+            notes=notes,
+        )
+    ]
     summaries: list[Summary] = []
     if lat is not None:
         rows = [
-            ["new federated Service -> present in all 13 clusters", len(lat.propagation), lat.propagation_missed,
-             fmt_ms(percentile(lat.propagation, .5)), fmt_ms(percentile(lat.propagation, .99)), "<= 500 ms"],
-            ["pod readiness change -> federated Service shard status", len(lat.status), lat.status_missed,
-             fmt_ms(percentile(lat.status, .5)), fmt_ms(percentile(lat.status, .99)), "<= 300 ms"],
-            ["cluster API down -> Cluster Ready=False", len(lat.outage), lat.outage_missed,
-             fmt_ms(percentile(lat.outage, .5)), fmt_ms(max(lat.outage, default=math.nan)) + " (max)",
-             f"<= 2 periods ({2 * lat.monitor_period:g} s)"],
-            ["cluster API back -> Ready=True", len(lat.recovery), "", fmt_ms(percentile(lat.recovery, .5)),
-             fmt_ms(max(lat.recovery, default=math.nan)) + " (max)", "-"],
+            [
+                "new federated Service -> present in all 13 clusters",
+                len(lat.propagation),
+                lat.propagation_missed,
+                fmt_ms(percentile(lat.propagation, 0.5)),
+                fmt_ms(percentile(lat.propagation, 0.99)),
+                "<= 500 ms",
+            ],
+            [
+                "pod readiness change -> federated Service shard status",
+                len(lat.status),
+                lat.status_missed,
+                fmt_ms(percentile(lat.status, 0.5)),
+                fmt_ms(percentile(lat.status, 0.99)),
+                "<= 300 ms",
+            ],
+            [
+                "cluster API down -> Cluster Ready=False",
+                len(lat.outage),
+                lat.outage_missed,
+                fmt_ms(percentile(lat.outage, 0.5)),
+                fmt_ms(max(lat.outage, default=math.nan)) + " (max)",
+                f"<= 2 periods ({2 * lat.monitor_period:g} s)",
+            ],
+            [
+                "cluster API back -> Ready=True",
+                len(lat.recovery),
+                "",
+                fmt_ms(percentile(lat.recovery, 0.5)),
+                fmt_ms(max(lat.recovery, default=math.nan)) + " (max)",
+                "-",
+            ],
         ]
         out.append(report.table(["measure", "samples", "missed", "p50", "p99", "target"], rows))
         periods = [x / lat.monitor_period for x in lat.outage]
-        out.append(f"- outage detection in monitor periods: {', '.join(f'{p:.2f}' for p in periods)}\n"
-                   f"- anchors (configured intervals, not measured): Federation v1 probed clusters every 40 s; "
-                   f"KubeFed every 10 s and needs 3 failures (~30 s)\n")
-        p99 = percentile(lat.propagation, .99)
-        s99 = percentile(lat.status, .99)
+        out.append(
+            f"- outage detection in monitor periods: {', '.join(f'{p:.2f}' for p in periods)}\n"
+            f"- anchors (configured intervals, not measured): Federation v1 probed clusters every 40 s; "
+            f"KubeFed every 10 s and needs 3 failures (~30 s)\n"
+        )
+        p99 = percentile(lat.propagation, 0.99)
+        s99 = percentile(lat.status, 0.99)
         worst = max(periods, default=math.nan)
         summaries += [
-            Summary("control plane", "new federated Service in all 13 clusters, p99", "<= 500 ms", fmt_ms(p99),
-                    p99 <= 0.5 and not lat.propagation_missed),
-            Summary("control plane", "pod readiness -> shard status, p99", "<= 300 ms", fmt_ms(s99),
-                    s99 <= 0.3 and not lat.status_missed),
-            Summary("control plane", "cluster outage detected (worst of runs)", "<= 2 monitor periods",
-                    f"{worst:.2f} periods", worst <= 2.0 and not lat.outage_missed,
-                    "KubeFed 3 x 10 s, Federation v1 40 s (anchors)",
-                    f"period {lat.monitor_period:g} s"),
+            Summary(
+                "control plane",
+                "new federated Service in all 13 clusters, p99",
+                "<= 500 ms",
+                fmt_ms(p99),
+                p99 <= 0.5 and not lat.propagation_missed,
+            ),
+            Summary(
+                "control plane",
+                "pod readiness -> shard status, p99",
+                "<= 300 ms",
+                fmt_ms(s99),
+                s99 <= 0.3 and not lat.status_missed,
+            ),
+            Summary(
+                "control plane",
+                "cluster outage detected (worst of runs)",
+                "<= 2 monitor periods",
+                f"{worst:.2f} periods",
+                worst <= 2.0 and not lat.outage_missed,
+                "KubeFed 3 x 10 s, Federation v1 40 s (anchors)",
+                f"period {lat.monitor_period:g} s",
+            ),
         ]
     if scale is not None:
         full = scale.clusters >= 50 and scale.services >= 1000
         member_shards = scale.clusters * scale.services
         kubefed_s = member_shards / 20 / scale.clusters  # 20 writes/s per member, members in parallel
+
         def took(seconds: float, progress: str) -> str:
-            return f"{seconds:.1f} s" if not math.isnan(seconds) else \
-                f"not within {args.converge_timeout:g} s ({progress} complete)"
+            return (
+                f"{seconds:.1f} s"
+                if not math.isnan(seconds)
+                else f"not within {args.converge_timeout:g} s ({progress} complete)"
+            )
 
         rows = [
             ["create the federated Services (client, 32 at a time)", f"{scale.create_s:.1f} s"],
-            [f"every member has every Service ({member_shards:,} member Services)",
-             took(scale.members_s, scale.members_complete)],
-            ["every federated status shows every shard healthy", took(scale.status_s, scale.statuses_complete)],
-            [f"every DNS record set written ({scale.dns_expected:,} DNSRecordSets, built-in provider)",
-             f"{scale.dns_s:.1f} s" if not math.isnan(scale.dns_s) else f"not within {args.converge_timeout:g} s "
-             f"({scale.dns_records:,} written)"],
+            [
+                f"every member has every Service ({member_shards:,} member Services)",
+                took(scale.members_s, scale.members_complete),
+            ],
+            [
+                "every federated status shows every shard healthy",
+                took(scale.status_s, scale.statuses_complete),
+            ],
+            [
+                f"every DNS record set written ({scale.dns_expected:,} DNSRecordSets, built-in provider)",
+                f"{scale.dns_s:.1f} s"
+                if not math.isnan(scale.dns_s)
+                else f"not within {args.converge_timeout:g} s ({scale.dns_records:,} written)",
+            ],
             ["check by listing every member", scale.members_checked],
-            ["writes during convergence: to members / to the federation API",
-             f"{scale.member_writes:,} / {scale.fed_writes:,}"],
-            [f"steady state ({scale.steady_s:.0f} s): writes to members / federation API / DNS provider calls",
-             f"{scale.steady_member_writes} / {scale.steady_fed_writes} / "
-             f"{scale.steady_dns_calls if scale.steady_dns_calls >= 0 else 'n/a'}"
-             if scale.steady_member_writes >= 0 else "not measured: not converged"],
-            ["controller-manager process RSS now / peak", f"{scale.manager_rss:,.0f} / {scale.manager_hwm:,.0f} MiB"],
+            [
+                "writes during convergence: to members / to the federation API",
+                f"{scale.member_writes:,} / {scale.fed_writes:,}",
+            ],
+            [
+                f"steady state{f' ({scale.steady_s:.0f} s)' if scale.steady_member_writes >= 0 else ''}: writes to "
+                "members / federation API / DNS provider calls",
+                f"{scale.steady_member_writes} / {scale.steady_fed_writes} / "
+                f"{scale.steady_dns_calls if scale.steady_dns_calls >= 0 else 'n/a'}"
+                if scale.steady_member_writes >= 0
+                else "not measured: not converged",
+            ],
+            [
+                "controller-manager process RSS now / peak",
+                f"{scale.manager_rss:,.0f} / {scale.manager_hwm:,.0f} MiB",
+            ],
             ["fleet process RSS / apiserver RSS", f"{scale.fleet_rss:,.0f} / {scale.api_rss:,.0f} MiB"],
         ]
         out.append(report.table(["measure", "value"], rows))
-        out.append(f"- anchor (computed, not measured): KubeFed's client limit of 20 requests/s per member needs "
-                   f">= {kubefed_s:,.0f} s to write {scale.services:,} Services into each member\n")
+        out.append(
+            f"- anchor (computed, not measured): KubeFed's client limit of 20 requests/s per member needs "
+            f">= {kubefed_s:,.0f} s to write {scale.services:,} Services into each member\n"
+        )
         if scale.note:
             out.append(f"- {scale.note}\n")
-        converge = max(scale.members_s, scale.status_s)
-        converged = not math.isnan(converge)
+        converged = not (math.isnan(scale.members_s) or math.isnan(scale.status_s))
+        converge = max(scale.members_s, scale.status_s) if converged else math.nan
         summaries += [
-            Summary("control plane", f"{scale.services:,} Services x {scale.clusters} clusters converge "
-                    "(members + status)", "<= 60 s",
-                    f"{converge:.1f} s" if converged else
-                    f"> {args.converge_timeout:g} s ({scale.members_complete}, {scale.statuses_complete})",
-                    (converged and converge <= 60) if full else None, f"KubeFed >= {kubefed_s:,.0f} s (computed anchor)",
-                    "" if full else f"{scale.services} x {scale.clusters}"),
-            Summary("control plane", "... including every DNS record", "<= 60 s",
-                    f"{scale.dns_s:.1f} s" if not math.isnan(scale.dns_s) else
-                    f"> {args.converge_timeout:g} s ({scale.dns_records:,}/{scale.dns_expected:,})",
-                    (not math.isnan(scale.dns_s) and scale.dns_s <= 60) if full else None, "",
-                    "" if full else f"{scale.services} x {scale.clusters}"),
-            Summary("control plane", "writes to members at steady state", "0",
-                    str(scale.steady_member_writes) if scale.steady_member_writes >= 0 else "not reached (no convergence)",
-                    scale.steady_member_writes == 0 if scale.steady_member_writes >= 0 else None),
-            Summary("control plane", "controller-manager RSS", "<= 1 GiB", f"{scale.manager_hwm:,.0f} MiB (peak)",
-                    (scale.manager_hwm <= 1024) if full else None, "",
-                    "" if full else f"{scale.services} x {scale.clusters}"),
+            Summary(
+                "control plane",
+                f"{scale.services:,} Services x {scale.clusters} clusters converge (members + status)",
+                "<= 60 s",
+                f"{converge:.1f} s"
+                if converged
+                else f"> {args.converge_timeout:g} s ({scale.members_complete}, {scale.statuses_complete})",
+                (converged and converge <= 60) if full else None,
+                f"KubeFed >= {kubefed_s:,.0f} s (computed anchor)",
+                "" if full else f"{scale.services} x {scale.clusters}",
+            ),
+            Summary(
+                "control plane",
+                "... including every DNS record",
+                "<= 60 s",
+                f"{scale.dns_s:.1f} s"
+                if not math.isnan(scale.dns_s)
+                else f"> {args.converge_timeout:g} s ({scale.dns_records:,}/{scale.dns_expected:,})",
+                (not math.isnan(scale.dns_s) and scale.dns_s <= 60) if full else None,
+                "",
+                "" if full else f"{scale.services} x {scale.clusters}",
+            ),
+            Summary(
+                "control plane",
+                "writes to members at steady state",
+                "0",
+                str(scale.steady_member_writes)
+                if scale.steady_member_writes >= 0
+                else "not reached (no convergence)",
+                scale.steady_member_writes == 0 if scale.steady_member_writes >= 0 else None,
+            ),
+            Summary(
+                "control plane",
+                "controller-manager RSS",
+                "<= 1 GiB",
+                f"{scale.manager_hwm:,.0f} MiB (peak)",
+                (scale.manager_hwm <= 1024) if full else None,
+                "",
+                "" if full else f"{scale.services} x {scale.clusters}",
+            ),
         ]
     report.emit("\n".join(out), summaries)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="reduced scale: 10 clusters x 200 Services, 20 samples")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="reduced scale: 10 clusters x 200 Services, 20 samples"
+    )
     parser.add_argument("--part", choices=["latency", "scale", "both"], default="both")
-    parser.add_argument("--samples", type=int, default=40, help="Services created and readiness flips (each way)")
+    parser.add_argument(
+        "--samples", type=int, default=40, help="Services created and readiness flips (each way)"
+    )
     parser.add_argument("--gap", type=float, default=0.1, help="seconds between samples")
     parser.add_argument("--outages", type=int, default=5)
     parser.add_argument("--monitor-period", type=float, default=2.0, help="part 1's cluster monitor period")
@@ -666,8 +884,9 @@ def main() -> None:
     parser.add_argument("--role", choices=["fleet"], help=argparse.SUPPRESS)
     parser.add_argument("--work", help=argparse.SUPPRESS)
     if "--quick" in sys.argv:  # smaller defaults; flags given explicitly still win
-        parser.set_defaults(clusters=10, services=200, samples=20, outages=3, converge_timeout=120.0,
-                            steady_seconds=15.0)
+        parser.set_defaults(
+            clusters=10, services=200, samples=20, outages=3, converge_timeout=120.0, steady_seconds=15.0
+        )
     args = parser.parse_args()
     try:
         import uvloop

@@ -54,7 +54,7 @@ class Failover:
 
 
 async def answer_kind(name: str, address: tuple[str, int]) -> str:
-    """"A", "CNAME", or "" (no answer, or no reply in time)."""
+    """ "A", "CNAME", or "" (no answer, or no reply in time)."""
     query = dns.message.make_query(name, "A")
     try:
         response = await dns.asyncquery.udp(query, address[0], port=address[1], timeout=0.5)
@@ -85,36 +85,70 @@ async def measure(provider: str, args: argparse.Namespace, work: Path, bind: Any
 
     if provider == "rfc2136":
         assert bind is not None
-        settings = FederationSettings(dns_provider="rfc2136", dns_provider_config={
-            "server": "127.0.0.1", "port": bind.port, "tsig_key_name": bind.key_name,
-            "tsig_secret": bind.secret, "tsig_algorithm": "hmac-sha256"})
+        settings = FederationSettings(
+            dns_provider="rfc2136",
+            dns_provider_config={
+                "server": "127.0.0.1",
+                "port": bind.port,
+                "tsig_key_name": bind.key_name,
+                "tsig_secret": bind.secret,
+                "tsig_algorithm": "hmac-sha256",
+            },
+        )
         result = Failover(provider, "BIND 9 (named), updated over RFC 2136 with TSIG")
     else:
         settings = FederationSettings()
         result = Failover(provider, "kfed's built-in authoritative server")
-    fed = EmbeddedFederation(EmbeddedOptions(
-        data_dir=work / "kfed", kubeconfig=work / "kubeconfig", api_port=0, dns_listen=("127.0.0.1", 0),
-        sim_layout="seed", settings=settings, manager=ManagerOptions(monitor_period=5.0, probe_timeout=2.0),
-        pod_ready_delay=0.0))
+    fed = EmbeddedFederation(
+        EmbeddedOptions(
+            data_dir=work / "kfed",
+            kubeconfig=work / "kubeconfig",
+            api_port=0,
+            dns_listen=("127.0.0.1", 0),
+            sim_layout="seed",
+            settings=settings,
+            manager=ManagerOptions(monitor_period=5.0, probe_timeout=2.0),
+            pod_ready_delay=0.0,
+        )
+    )
     await fed.start()
     try:
         manager, fleet = fed.manager, fed.fleet
         assert manager is not None and fed.fed is not None
         deadline = time.monotonic() + 60
-        while not (manager.clusters is not None and len(manager.clusters.ready_clusters()) == 13
-                   and all(s.region for s in manager.clusters.states.values())):
+        while not (
+            manager.clusters is not None
+            and len(manager.clusters.ready_clusters()) == 13
+            and all(s.region for s in manager.clusters.states.values())
+        ):
             if time.monotonic() > deadline:
                 raise TimeoutError("13 clusters Ready with their zones and regions")
             await asyncio.sleep(0.05)
         for c in fleet.clusters:
-            await c.objects.create(c.resource("pods"), "default", {
-                "metadata": {"name": "web-0", "labels": {"app": "web"}},
-                "spec": {"containers": [{"name": "web", "image": "nginx:1.27", "ports": [{"containerPort": 80}]}]},
-            }, WriteOptions(field_manager="kubectl-run"))
-        await fed.fed.request("POST", "/api/v1/namespaces/default/services", body={
-            "apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"},
-            "spec": {"type": "LoadBalancer", "selector": {"app": "web"}, "ports": [{"port": 80}]}})
-        address = fed.dns_address if provider == "builtin" else ("127.0.0.1", bind.port)
+            await c.objects.create(
+                c.resource("pods"),
+                "default",
+                {
+                    "metadata": {"name": "web-0", "labels": {"app": "web"}},
+                    "spec": {
+                        "containers": [
+                            {"name": "web", "image": "nginx:1.27", "ports": [{"containerPort": 80}]}
+                        ]
+                    },
+                },
+                WriteOptions(field_manager="kubectl-run"),
+            )
+        await fed.fed.request(
+            "POST",
+            "/api/v1/namespaces/default/services",
+            body={
+                "apiVersion": "v1",
+                "kind": "Service",
+                "metadata": {"name": "web"},
+                "spec": {"type": "LoadBalancer", "selector": {"app": "web"}, "ports": [{"port": 80}]},
+            },
+        )
+        address = fed.dns_address if bind is None else ("127.0.0.1", int(bind.port))
         service_names = ServiceNames("web", "default", settings.federation, settings.dns_zone)
         names = {c.name: service_names.zone_name(c.spec.zones[0], c.spec.region) for c in fleet.clusters}
         for cluster, name in names.items():
@@ -136,8 +170,10 @@ async def measure(provider: str, args: argparse.Namespace, work: Path, bind: Any
                 result.missed += 1
             else:
                 result.ready.append(took)
-        report.progress(f"{provider}: unready p50 {fmt_ms(percentile(result.unready, .5))} "
-                        f"p99 {fmt_ms(percentile(result.unready, .99))}")
+        report.progress(
+            f"{provider}: unready p50 {fmt_ms(percentile(result.unready, 0.5))} "
+            f"p99 {fmt_ms(percentile(result.unready, 0.99))}"
+        )
     finally:
         await fed.stop()
     return result
@@ -161,10 +197,16 @@ def start_bind(work: Path) -> Any:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--providers", default="builtin,rfc2136")
-    parser.add_argument("--samples", type=int, default=26, help="pods made unready (and ready again) per provider")
-    parser.add_argument("--timeout", type=float, default=30.0, help="seconds before a sample counts as missed")
+    parser.add_argument(
+        "--samples", type=int, default=26, help="pods made unready (and ready again) per provider"
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=30.0, help="seconds before a sample counts as missed"
+    )
     parser.add_argument("--quick", action="store_true", help="13 samples per provider")
     args = parser.parse_args()
     if args.quick:
@@ -192,32 +234,67 @@ def main() -> None:
 
 
 def print_report(args: argparse.Namespace, results: list[Failover], load: str) -> None:
-    notes = [f"{args.samples} pods made unready and ready again per provider (one per cluster in turn), "
-             f"answers polled every {QUERY_INTERVAL * 1000:g} ms over UDP",
-             "the guide's 13 simulated clusters, one `app=web` pod each, kfed up in one process"]
+    notes = [
+        f"{args.samples} pods made unready and ready again per provider (one per cluster in turn), "
+        f"answers polled every {QUERY_INTERVAL * 1000:g} ms over UDP",
+        "the guide's 13 simulated clusters, one `app=web` pod each, kfed up in one process",
+    ]
     out = [report.header("DNS failover: endpoint unready -> changed answer served", load=load, notes=notes)]
     rows = []
     for r in results:
         if r.note:
             rows.append([r.server, 0, "-", "-", "-", "-", "-", r.note])
             continue
-        rows.append([r.server, len(r.unready), r.missed, fmt_ms(percentile(r.unready, .5)),
-                     fmt_ms(percentile(r.unready, .99)), fmt_ms(max(r.unready, default=math.nan)),
-                     f"{fmt_ms(percentile(r.ready, .5))} / {fmt_ms(percentile(r.ready, .99))}", ""])
-    out.append(report.table(["answers served by", "samples", "missed", "unready p50", "unready p99", "max",
-                             "ready again p50 / p99", "note"], rows))
-    out.append("- anchors (configured intervals of peers, not measured here): k8gb fails over in ~35-48 s; "
-               "ExternalDNS syncs every 60 s; Federation v1 probed clusters every 40 s\n"
-               "- clients behind caching resolvers see the change up to one TTL later (kfed's default TTL 180 s)\n")
+        rows.append(
+            [
+                r.server,
+                len(r.unready),
+                r.missed,
+                fmt_ms(percentile(r.unready, 0.5)),
+                fmt_ms(percentile(r.unready, 0.99)),
+                fmt_ms(max(r.unready, default=math.nan)),
+                f"{fmt_ms(percentile(r.ready, 0.5))} / {fmt_ms(percentile(r.ready, 0.99))}",
+                "",
+            ]
+        )
+    out.append(
+        report.table(
+            [
+                "answers served by",
+                "samples",
+                "missed",
+                "unready p50",
+                "unready p99",
+                "max",
+                "ready again p50 / p99",
+                "note",
+            ],
+            rows,
+        )
+    )
+    out.append(
+        "- anchors (configured intervals of peers, not measured here): k8gb fails over in ~35-48 s; "
+        "ExternalDNS syncs every 60 s; Federation v1 probed clusters every 40 s\n"
+        "- clients behind caching resolvers see the change up to one TTL later (kfed's default TTL 180 s)\n"
+    )
     summaries = []
-    targets = {"builtin": ("built-in server", 0.5, "<= 500 ms"), "rfc2136": ("BIND via rfc2136", 1.0, "<= 1 s")}
+    targets = {
+        "builtin": ("built-in server", 0.5, "<= 500 ms"),
+        "rfc2136": ("BIND via rfc2136", 1.0, "<= 1 s"),
+    }
     for r in results:
         label, limit, target = targets.get(r.provider, (r.provider, 1.0, "<= 1 s"))
-        p99 = percentile(r.unready, .99)
-        summaries.append(Summary("DNS", f"endpoint unready -> changed answer, {label}, p99", target,
-                                 fmt_ms(p99) if not r.note else r.note,
-                                 None if r.note else (p99 <= limit and r.missed == 0),
-                                 "k8gb ~35-48 s, ExternalDNS 60 s (anchors)"))
+        p99 = percentile(r.unready, 0.99)
+        summaries.append(
+            Summary(
+                "DNS",
+                f"endpoint unready -> changed answer, {label}, p99",
+                target,
+                fmt_ms(p99) if not r.note else r.note,
+                None if r.note else (p99 <= limit and r.missed == 0),
+                "k8gb ~35-48 s, ExternalDNS 60 s (anchors)",
+            )
+        )
     report.emit("\n".join(out), summaries)
 
 

@@ -59,7 +59,8 @@ class _Connection(asyncio.Protocol):
             del self.buffer[:stop]
             return status, body
         if headers.get("transfer-encoding", "").lower() == "chunked":
-            body_parts, pos = [], start
+            body_parts: list[bytes] = []
+            pos = start
             while True:
                 line_end = self.buffer.find(b"\r\n", pos)
                 if line_end < 0:
@@ -71,7 +72,7 @@ class _Connection(asyncio.Protocol):
                 if size == 0:
                     del self.buffer[:chunk_end]
                     return status, b"".join(body_parts)
-                body_parts.append(bytes(self.buffer[line_end + 2:line_end + 2 + size]))
+                body_parts.append(bytes(self.buffer[line_end + 2 : line_end + 2 + size]))
                 pos = chunk_end
         raise ResponseError("response without a length (this client needs keep-alive framing)")
 
@@ -89,8 +90,9 @@ class HttpClient:
         _, conn = await loop.create_connection(_Connection, self.host, self.port, ssl=self.ssl_ctx)
         return conn
 
-    async def request(self, method: str, path: str, body: bytes = b"",
-                      content_type: str = "application/json") -> tuple[int, bytes]:
+    async def request(
+        self, method: str, path: str, body: bytes = b"", content_type: str = "application/json"
+    ) -> tuple[int, bytes]:
         if self._conn is None or self._conn.closed:
             self._conn = await self._connect()
         conn = self._conn

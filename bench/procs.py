@@ -54,17 +54,32 @@ def kfed_cli() -> list[str]:
 
 def env_with_repo() -> dict[str, str]:
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO / "src"), str(REPO), env.get("PYTHONPATH", "")) if p)
+    env["PYTHONPATH"] = os.pathsep.join(
+        p for p in (str(REPO / "src"), str(REPO), env.get("PYTHONPATH", "")) if p
+    )
     return env
 
 
-def start(argv: Sequence[str], *, log: Path, cpu: int | None = None, cwd: Path | None = None,
-          env: dict[str, str] | None = None, stdout_pipe: bool = False) -> subprocess.Popen[bytes]:
+def start(
+    argv: Sequence[str],
+    *,
+    log: Path,
+    cpu: int | None = None,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+    stdout_pipe: bool = False,
+) -> subprocess.Popen[bytes]:
     out = log.open("wb")
     try:
-        return subprocess.Popen(pinned(argv, cpu), stdin=subprocess.DEVNULL,
-                                stdout=subprocess.PIPE if stdout_pipe else out, stderr=out,
-                                cwd=cwd, env=env or env_with_repo(), preexec_fn=_die_with_parent)
+        return subprocess.Popen(
+            pinned(argv, cpu),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE if stdout_pipe else out,
+            stderr=out,
+            cwd=cwd,
+            env=env or env_with_repo(),
+            preexec_fn=_die_with_parent,
+        )
     finally:
         out.close()
 
@@ -84,8 +99,16 @@ def stop(process: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
 
 
 @contextmanager
-def running(argv: Sequence[str], *, log: Path, ready: Callable[[], bool], what: str, cpu: int | None = None,
-            timeout: float = 60.0, env: dict[str, str] | None = None) -> Iterator[subprocess.Popen[bytes]]:
+def running(
+    argv: Sequence[str],
+    *,
+    log: Path,
+    ready: Callable[[], bool],
+    what: str,
+    cpu: int | None = None,
+    timeout: float = 60.0,
+    env: dict[str, str] | None = None,
+) -> Iterator[subprocess.Popen[bytes]]:
     """A child process, stopped on exit, after `ready()` returned True (polled with a deadline)."""
     process = start(argv, log=log, cpu=cpu, env=env)
     try:
@@ -147,10 +170,25 @@ def etcd(data_dir: Path, log: Path, cpu: int | None = None) -> Iterator[tuple[st
     if binary is None:
         raise FileNotFoundError("etcd is not installed (make sysdeps)")
     client, peer = free_port(), free_port()
-    argv = [binary, "--name", "bench", "--data-dir", str(data_dir),
-            "--listen-client-urls", f"http://127.0.0.1:{client}", "--advertise-client-urls", f"http://127.0.0.1:{client}",
-            "--listen-peer-urls", f"http://127.0.0.1:{peer}", "--initial-advertise-peer-urls", f"http://127.0.0.1:{peer}",
-            "--initial-cluster", f"bench=http://127.0.0.1:{peer}", "--log-level", "error"]
+    argv = [
+        binary,
+        "--name",
+        "bench",
+        "--data-dir",
+        str(data_dir),
+        "--listen-client-urls",
+        f"http://127.0.0.1:{client}",
+        "--advertise-client-urls",
+        f"http://127.0.0.1:{client}",
+        "--listen-peer-urls",
+        f"http://127.0.0.1:{peer}",
+        "--initial-advertise-peer-urls",
+        f"http://127.0.0.1:{peer}",
+        "--initial-cluster",
+        f"bench=http://127.0.0.1:{peer}",
+        "--log-level",
+        "error",
+    ]
 
     def healthy() -> bool:
         import urllib.request

@@ -43,8 +43,10 @@ def machine(load: str | None = None) -> str:
     """`2 CPUs (nproc), AMD EPYC, Linux 6.1, Python 3.11.7; load average 1.20 0.90 0.80 ...`; `load`
     is the load average taken when the run started (default: now)."""
     ncpu = os.cpu_count()
-    return (f"{ncpu} CPUs (nproc), {cpu_model()}, Linux {platform.release()}, Python {platform.python_version()}; "
-            f"load average {load or load_average()} at the start (a shared machine: other work skews results)")
+    return (
+        f"{ncpu} CPUs (nproc), {cpu_model()}, Linux {platform.release()}, Python {platform.python_version()}; "
+        f"load average {load or load_average()} at the start (a shared machine: other work skews results)"
+    )
 
 
 def now() -> str:
@@ -58,7 +60,13 @@ def command() -> str:
 
 def header(title: str, *, load: str | None = None, notes: Iterable[str] = ()) -> str:
     """The top of a section: title, command, date, machine, then any notes as bullets."""
-    lines = [f"## {title}", "", f"- command: `{command()}`", f"- date: {now()}", f"- machine: {machine(load)}"]
+    lines = [
+        f"## {title}",
+        "",
+        f"- command: `{command()}`",
+        f"- date: {now()}",
+        f"- machine: {machine(load)}",
+    ]
     lines += [f"- {n}" for n in notes]
     return "\n".join(lines) + "\n"
 
@@ -139,7 +147,7 @@ def parse_summaries(text: str) -> list[Summary]:
         line = line.strip()
         if line.startswith(prefix) and line.endswith("-->"):
             try:
-                out.append(Summary(**json.loads(line[len(prefix):-3])))
+                out.append(Summary(**json.loads(line[len(prefix) : -3])))
             except (ValueError, TypeError):
                 continue
     return out

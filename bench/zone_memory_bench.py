@@ -70,8 +70,14 @@ def check(port: int, records: list[tuple[str, str, int, list[str]]], n: int, rng
     return f"{n - wrong}/{n} right"
 
 
-def measure(name: str, spec: object, port: int, records: list[tuple[str, str, int, list[str]]],
-            work: Path, timeout: float) -> Memory:
+def measure(
+    name: str,
+    spec: object,
+    port: int,
+    records: list[tuple[str, str, int, list[str]]],
+    work: Path,
+    timeout: float,
+) -> Memory:
     result = Memory(name)
     if spec is None:
         result.note = "not installed"
@@ -95,10 +101,14 @@ def measure(name: str, spec: object, port: int, records: list[tuple[str, str, in
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--names", type=int, default=100_000)
     parser.add_argument("--only", default="kfed,bind,nsd")
-    parser.add_argument("--timeout", type=float, default=600.0, help="seconds a server may take to load the zone")
+    parser.add_argument(
+        "--timeout", type=float, default=600.0, help="seconds a server may take to load the zone"
+    )
     parser.add_argument("--quick", action="store_true", help="20,000 names")
     args = parser.parse_args()
     if args.quick:
@@ -114,41 +124,99 @@ def main() -> None:
         n_records = sum(len(r[3]) for r in records)
         if "kfed" in wanted:
             port = procs.free_port()
-            results.append(measure("kfed dns-server", kfed_spec(work, port, work / "records.yaml"), port, records,
-                                   work, args.timeout))
+            results.append(
+                measure(
+                    "kfed dns-server",
+                    kfed_spec(work, port, work / "records.yaml"),
+                    port,
+                    records,
+                    work,
+                    args.timeout,
+                )
+            )
             report.progress(f"kfed: {results[-1]}")
         if "bind" in wanted:
             port = procs.free_port()
-            results.append(measure("BIND 9 (named)", bind_spec(work, port, work / "example.com.zone"), port, records,
-                                   work, args.timeout))
+            results.append(
+                measure(
+                    "BIND 9 (named)",
+                    bind_spec(work, port, work / "example.com.zone"),
+                    port,
+                    records,
+                    work,
+                    args.timeout,
+                )
+            )
             report.progress(f"bind: {results[-1]}")
         if "nsd" in wanted:
             port = procs.free_port()
-            results.append(measure("NSD", nsd_spec(work, port, work / "example.com.zone"), port, records,
-                                   work, args.timeout))
+            results.append(
+                measure(
+                    "NSD", nsd_spec(work, port, work / "example.com.zone"), port, records, work, args.timeout
+                )
+            )
             report.progress(f"nsd: {results[-1]}")
 
-    notes = [f"zone: {len(records):,} record sets ({args.names:,} A names with 1-3 addresses and "
-             f"{args.names // 10:,} CNAMEs; {n_records:,} records)" + ("" if args.names >= 100_000 else
-                                                                       " - REDUCED SCALE"),
-             "each server alone on the machine in turn, same zone, loaded from its own format"]
-    out = [report.header("Zone memory: 100,000 names in kfed's DNS server vs BIND 9 vs NSD", load=load, notes=notes)]
-    rows = [[r.server, f"{r.load_s:.1f} s", f"{r.rss:,.0f} MiB", f"{r.hwm:,.0f} MiB", f"{r.pss:,.0f} MiB",
-             r.checked, r.note] for r in results]
-    out.append(report.table(["server", "load until answering", "RSS", "peak RSS", "PSS (process tree)",
-                             "answers checked", "note"], rows))
+    notes = [
+        f"zone: {len(records):,} record sets ({args.names:,} A names with 1-3 addresses and "
+        f"{args.names // 10:,} CNAMEs; {n_records:,} records)"
+        + ("" if args.names >= 100_000 else " - REDUCED SCALE"),
+        "each server alone on the machine in turn, same zone, loaded from its own format",
+    ]
+    out = [
+        report.header(
+            "Zone memory: 100,000 names in kfed's DNS server vs BIND 9 vs NSD", load=load, notes=notes
+        )
+    ]
+    rows = [
+        [
+            r.server,
+            f"{r.load_s:.1f} s",
+            f"{r.rss:,.0f} MiB",
+            f"{r.hwm:,.0f} MiB",
+            f"{r.pss:,.0f} MiB",
+            r.checked,
+            r.note,
+        ]
+        for r in results
+    ]
+    out.append(
+        report.table(
+            [
+                "server",
+                "load until answering",
+                "RSS",
+                "peak RSS",
+                "PSS (process tree)",
+                "answers checked",
+                "note",
+            ],
+            rows,
+        )
+    )
     ours = next((r for r in results if r.server.startswith("kfed")), None)
-    ratios = [f"- kfed / {r.server} PSS: {report.fmt_ratio(ours.pss, r.pss)}" for r in results
-              if ours is not None and r is not ours and not math.isnan(r.pss)]
+    ratios = [
+        f"- kfed / {r.server} PSS: {report.fmt_ratio(ours.pss, r.pss)}"
+        for r in results
+        if ours is not None and r is not ours and not math.isnan(r.pss)
+    ]
     if ratios:
         out.append("\n".join(ratios) + "\n")
     summaries = []
     if ours is not None:
         peers = ", ".join(f"{r.server.split()[0]} {r.pss:,.0f} MiB" for r in results if r is not ours)
         peak = max(ours.hwm, ours.pss)
-        summaries.append(Summary("DNS", f"zone of {args.names:,} names served: memory (peak RSS)", "<= 1 GiB",
-                                 f"{ours.hwm:,.0f} MiB", (peak <= 1024) if args.names >= 100_000 else None, peers,
-                                 "" if args.names >= 100_000 else f"{args.names:,} names"))
+        summaries.append(
+            Summary(
+                "DNS",
+                f"zone of {args.names:,} names served: memory (peak RSS)",
+                "<= 1 GiB",
+                f"{ours.hwm:,.0f} MiB",
+                (peak <= 1024) if args.names >= 100_000 else None,
+                peers,
+                "" if args.names >= 100_000 else f"{args.names:,} names",
+            )
+        )
     report.emit("\n".join(out), summaries)
 
 

@@ -48,6 +48,29 @@ class MemberConnection:
     nodes: Informer | None = None
     started: bool = False
     _handlers: dict[str, list[EventHandler]] = field(default_factory=dict)
+    # EndpointSlices by (namespace, service name) -> slice key -> slice, kept from informer events
+    _slices_by_service: dict[tuple[str, str], dict[str, Obj]] = field(default_factory=dict)
+
+    @staticmethod
+    def _slice_place(o: Obj) -> tuple[tuple[str, str], str] | None:
+        meta = o.get("metadata", {})
+        svc = (meta.get("labels") or {}).get("kubernetes.io/service-name")
+        if svc is None:
+            return None
+        return (meta.get("namespace", ""), svc), f"{meta.get('namespace')}/{meta.get('name')}"
+
+    def _index_slice(self, kind: str, obj: Obj, old: Obj | None) -> None:
+        for gone in ([old] if old is not None else []) + ([obj] if kind == "DELETED" else []):
+            place = self._slice_place(gone)
+            if place is not None and place[0] in self._slices_by_service:
+                group = self._slices_by_service[place[0]]
+                group.pop(place[1], None)
+                if not group:
+                    del self._slices_by_service[place[0]]
+        if kind != "DELETED":
+            place = self._slice_place(obj)
+            if place is not None:
+                self._slices_by_service.setdefault(place[0], {})[place[1]] = obj
 
     def start_informers(self, handlers: dict[str, list[EventHandler]]) -> None:
         if self.started:
@@ -57,6 +80,7 @@ class MemberConnection:
         self.slices = Informer(self.client, "/apis/discovery.k8s.io/v1/endpointslices",
                                label_selector="kubernetes.io/service-name", name=f"{self.name}/endpointslices")
         self.nodes = Informer(self.client, "/api/v1/nodes", name=f"{self.name}/nodes")
+        self.slices.add_handler(self._index_slice)  # first: the controllers' handlers read the index
         for kind, informer in (("services", self.services), ("endpointslices", self.slices), ("nodes", self.nodes)):
             for h in handlers.get(kind, []):
                 informer.add_handler(h)
@@ -71,9 +95,7 @@ class MemberConnection:
     def slices_for(self, namespace: str, service: str) -> list[Obj]:
         if self.slices is None:
             return []
-        return [s for s in self.slices.cache.values()
-                if s["metadata"].get("namespace") == namespace
-                and (s["metadata"].get("labels") or {}).get("kubernetes.io/service-name") == service]
+        return list(self._slices_by_service.get((namespace, service), {}).values())
 
 
 class MemberPool:
