@@ -42,6 +42,11 @@ class MotoRoute53:
 
     def start(self) -> None:
         self.server.start()
+        # moto keeps its state in the process, shared by every server a test run starts: begin
+        # each test with an empty Route 53 (else "find the zone by name" may pick an old zone)
+        import urllib.request
+
+        urllib.request.urlopen(urllib.request.Request(f"{self.url}/moto-api/reset", method="POST"), timeout=10).read()
 
     def stop(self) -> None:
         self.server.stop()
