@@ -24,7 +24,6 @@ from tests.support.waiting import wait_for
 UNBOUND = shutil.which("unbound") or "/usr/sbin/unbound"
 FEDERATED = f"nginx.{NAMESPACE}.myfederation.svc.cluster.local."
 
-pytestmark = pytest.mark.skipif(not Path(UNBOUND).exists(), reason="unbound is not installed (make sysdeps)")
 
 
 @contextmanager

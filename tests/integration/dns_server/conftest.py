@@ -109,7 +109,7 @@ async def server(source: InMemoryZoneSource) -> AsyncIterator[DNSServer]:
 def need_binary(name: str) -> str:
     path = shutil.which(name) or shutil.which(f"/usr/sbin/{name}")
     if path is None:
-        pytest.skip(f"{name} is not installed (make sysdeps)")
+        pytest.fail(f"{name} is not installed: run `make sysdeps` (make test does)")
     return path
 
 

@@ -407,7 +407,6 @@ def test_the_descriptor_table_is_consistent() -> None:
 
 # --- against the real kubectl ---
 
-@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed")
 async def test_real_kubectl_sends_protobuf_that_decodes(tmp_path: Path) -> None:
     """kubectl finds the resources through discovery, then POSTs protobuf; the decoded bodies match."""
     seen: list[tuple[str, Any]] = []

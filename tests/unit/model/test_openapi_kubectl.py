@@ -17,8 +17,6 @@ from kfed.model.openapi import OpenAPIDocuments, build_documents
 from kfed.model.registry import ALL_RESOURCES
 from kfed.model.resource import ResourceType
 
-pytestmark = pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl not installed")
-
 
 def _resource_list(group_version: str, resources: list[ResourceType]) -> dict[str, Any]:
     entries = []

@@ -19,7 +19,7 @@ from kfed.storage import CachedStore, MemoryJournal, SqliteJournal, Store
 @pytest.fixture(scope="session")
 def etcd_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EtcdServer]:
     if ETCD is None:
-        pytest.skip("etcd is not installed")
+        pytest.fail("etcd is not installed: run `make sysdeps` (make test does)")
     with running_etcd(tmp_path_factory.mktemp("etcd")) as server:
         yield server
 

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from etcd_process import ETCD, EtcdServer, free_port, running_etcd
+from etcd_process import EtcdServer, free_port, running_etcd
 
 from kfed.storage import CompactedError, StoreError, open_store
 from kfed.storage.etcd import EtcdStore, prefix_range_end
@@ -109,7 +109,6 @@ async def test_several_endpoints_fail_over_to_a_live_one(etcd_server: EtcdServer
         await store.close()
 
 
-@pytest.mark.skipif(ETCD is None, reason="etcd is not installed")
 async def test_etcd_going_away_ends_watches_with_an_error(tmp_path: Path) -> None:
     with running_etcd(tmp_path / "etcd") as server:
         store = EtcdStore(server.endpoint, timeout=2.0)
