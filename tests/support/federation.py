@@ -3,75 +3,27 @@ the real kubectl and dig against it while still reaching inside (controller coun
 
 from __future__ import annotations
 
-import asyncio
-import threading
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from kfed.cli.embedded import EmbeddedFederation, EmbeddedOptions
 from kfed.controllers.manager import FederationSettings, ManagerOptions
+from kfed.sim.threaded import LoopThread
 from tests.support.kubectl import Kubectl
 
-T = TypeVar("T")
 
-
-class FederationThread:
+class FederationThread(LoopThread[EmbeddedFederation]):
     def __init__(self, options: EmbeddedOptions) -> None:
-        self.federation = EmbeddedFederation(options)
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._started = threading.Event()
-        self._error: BaseException | None = None
-        self._stop: asyncio.Event | None = None
+        super().__init__(EmbeddedFederation(options), name="kfed-embedded")
+
+    @property
+    def federation(self) -> EmbeddedFederation:
+        return self.target
 
     def start(self, timeout: float = 180.0) -> EmbeddedFederation:
-        self._thread = threading.Thread(target=self._run, name="kfed-embedded", daemon=True)
-        self._thread.start()
-        if not self._started.wait(timeout):
-            raise TimeoutError(f"kfed did not start within {timeout}s")
-        if self._error is not None:
-            raise self._error
-        return self.federation
-
-    def _run(self) -> None:
-        loop = asyncio.new_event_loop()
-        self._loop = loop
-        try:
-            loop.run_until_complete(self._main())
-        finally:
-            loop.close()
-
-    async def _main(self) -> None:
-        self._stop = asyncio.Event()
-        try:
-            await self.federation.start()
-        except BaseException as e:  # reported to start()'s caller
-            self._error = e
-            self._started.set()
-            return
-        self._started.set()
-        try:
-            await self._stop.wait()
-        finally:
-            await self.federation.stop()
-
-    def call(self, fn: Callable[[EmbeddedFederation], Awaitable[T]], timeout: float = 60.0) -> T:
-        """Run fn(federation) on the federation's loop and wait for its result."""
-        assert self._loop is not None
-        future = asyncio.run_coroutine_threadsafe(_invoke(fn, self.federation), self._loop)
-        return future.result(timeout)
-
-    def stop(self, timeout: float = 60.0) -> None:
-        if self._loop is not None and self._stop is not None and self._loop.is_running():
-            self._loop.call_soon_threadsafe(self._stop.set)
-        if self._thread is not None:
-            self._thread.join(timeout)
-
-
-async def _invoke(fn: Callable[[EmbeddedFederation], Awaitable[T]], fed: EmbeddedFederation) -> T:
-    return await fn(fed)
+        return super().start(timeout)
 
 
 @contextmanager
