@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import errno
 import logging
-import socket
 import struct
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -41,6 +39,7 @@ from kfed.dns.clusterdns import (
     routes_for,
     servfail_for,
 )
+from kfed.dns.server.listen import bind_udp_and_tcp
 from kfed.members.client import ApiCallError, KubeClient
 from kfed.members.informer import Informer
 
@@ -54,7 +53,6 @@ KUBE_DNS_SELECTOR = f"metadata.name={KUBE_DNS_CONFIGMAP[1]}"
 DEFAULT_UPSTREAM_TIMEOUT = 2.0
 # The kube-dns ConfigMap is optional (and may be unreadable): wait this long for it, then serve.
 CONFIGMAP_GRACE = 5.0
-_UDP_RECEIVE_BUFFER = 4 << 20
 _UPSTREAM_PAYLOAD = 1232
 _RETRY_NEXT = (dns.rcode.SERVFAIL, dns.rcode.REFUSED, dns.rcode.NOTIMP, dns.rcode.FORMERR)
 
@@ -175,21 +173,7 @@ class ClusterDNSServer:
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
-        for _ in range(50 if self._requested_port == 0 else 1):
-            udp_sock = _udp_socket(self.host, self._requested_port)
-            port = udp_sock.getsockname()[1]
-            try:
-                self._tcp = await asyncio.start_server(
-                    self._serve_tcp, self.host, port, reuse_address=True, backlog=128
-                )
-            except OSError as e:
-                udp_sock.close()
-                if self._requested_port == 0 and e.errno == errno.EADDRINUSE:
-                    continue
-                raise
-            break
-        else:
-            raise OSError(errno.EADDRINUSE, "no port free for both UDP and TCP")
+        udp_sock, self._tcp, port = await bind_udp_and_tcp(self.host, self._requested_port, self._serve_tcp)
         self.port = port
         self._udp, self._udp_protocol = await loop.create_datagram_endpoint(
             lambda: _UDPProtocol(self), sock=udp_sock
@@ -295,19 +279,6 @@ class ClusterDNSServer:
             writer.close()
             with contextlib.suppress(Exception):
                 await writer.wait_closed()
-
-
-def _udp_socket(host: str, port: int) -> socket.socket:
-    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_DGRAM)
-    try:
-        with contextlib.suppress(OSError):
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _UDP_RECEIVE_BUFFER)
-        sock.bind((host, port))
-        sock.setblocking(False)
-    except BaseException:
-        sock.close()
-        raise
-    return sock
 
 
 @dataclass

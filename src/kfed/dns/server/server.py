@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import errno
 import logging
-import socket
 import struct
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -23,6 +21,7 @@ import dns.tsig
 
 from kfed.dns.server.answer import DEFAULT_MAX_UDP, answer, respond
 from kfed.dns.server.journal import JournalLimits, advance
+from kfed.dns.server.listen import bind_udp_and_tcp
 from kfed.dns.server.notify import Notifier, NotifyTarget
 from kfed.dns.server.serial import serial_ge
 from kfed.dns.server.sources import ZoneSource
@@ -32,7 +31,6 @@ from kfed.dns.server.zoneset import ZoneSet
 logger = logging.getLogger("kfed.dns.server")
 
 _SERVFAIL_FLAGS = 0x8002  # QR + SERVFAIL, for the one case the core itself failed
-_UDP_RECEIVE_BUFFER = 4 << 20  # absorbs bursts while the loop is busy (e.g. rendering a transfer)
 
 
 @dataclass
@@ -171,21 +169,7 @@ class DNSServer:
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
-        for _ in range(50 if self._requested_port == 0 else 1):
-            udp_sock = _udp_socket(self.host, self._requested_port)
-            port = udp_sock.getsockname()[1]
-            try:
-                self._tcp = await asyncio.start_server(
-                    self._serve_tcp, self.host, port, reuse_address=True, backlog=128
-                )
-            except OSError as e:
-                udp_sock.close()
-                if self._requested_port == 0 and e.errno == errno.EADDRINUSE:
-                    continue
-                raise
-            break
-        else:
-            raise OSError(errno.EADDRINUSE, "no port free for both UDP and TCP")
+        udp_sock, self._tcp, port = await bind_udp_and_tcp(self.host, self._requested_port, self._serve_tcp)
         self.port = port
         self._udp, self._udp_protocol = await loop.create_datagram_endpoint(
             lambda: _UDPProtocol(self), sock=udp_sock
@@ -323,20 +307,6 @@ class DNSServer:
             writer.close()
             with contextlib.suppress(Exception):
                 await writer.wait_closed()
-
-
-def _udp_socket(host: str, port: int) -> socket.socket:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_DGRAM)
-    try:
-        with contextlib.suppress(OSError):
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _UDP_RECEIVE_BUFFER)
-        sock.bind((host, port))
-        sock.setblocking(False)
-    except BaseException:
-        sock.close()
-        raise
-    return sock
 
 
 def _servfail(query: bytes) -> bytes | None:
