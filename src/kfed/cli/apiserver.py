@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from kfed.cli import eventloop
 from kfed.cli.logsetup import setup_logging
 
 FEDERATION_NAMESPACES = ["default", "kube-system", "federation-system"]
@@ -28,7 +29,7 @@ def apiserver(data_dir: Path, bind: str, port: int, store_url: str | None, kubec
     """Serve the federation API (Services, Clusters, ...) with kubectl-compatible semantics."""
     setup_logging(log_level)
     try:
-        asyncio.run(_run(data_dir, bind, port, store_url, kubeconfig, no_kubeconfig))
+        eventloop.run(_run(data_dir, bind, port, store_url, kubeconfig, no_kubeconfig))
     except KeyboardInterrupt:
         pass
     except OSError as e:

@@ -21,6 +21,7 @@ from typing import Any
 
 import click
 
+from kfed.cli import eventloop
 from kfed.cli.common import kubeconfig_option, read_kubeconfig
 from kfed.cli.dns_server import parse_listen
 from kfed.cli.logsetup import setup_logging
@@ -104,16 +105,7 @@ async def _member_client(kubeconfig: Path | None, context: str, in_cluster: bool
 
 
 def _run(main: Callable[[], Coroutine[Any, Any, None]], use_uvloop: bool) -> None:
-    loop_factory = None
-    if use_uvloop:
-        try:
-            import uvloop
-
-            loop_factory = uvloop.new_event_loop
-        except ImportError:
-            pass
-    with asyncio.Runner(loop_factory=loop_factory) as runner:
-        runner.run(main())
+    eventloop.run(main(), use_uvloop=use_uvloop)
 
 
 @click.command("cluster-dns")

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from pathlib import Path
 
 import click
 
+from kfed.cli import eventloop
 from kfed.cli.common import federation_client, host_context_option, kubeconfig_option
 from kfed.cli.logsetup import setup_logging
 
@@ -68,4 +68,4 @@ def controller_manager(kubeconfig: Path | None, host_context: str, cluster_monit
             await fed.close()
 
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(run())
+        eventloop.run(run())

@@ -28,6 +28,7 @@ from typing import Any
 import click
 import dns.name
 
+from kfed.cli import eventloop
 from kfed.cli.common import kubeconfig_option
 from kfed.cli.logsetup import setup_logging
 
@@ -199,16 +200,7 @@ async def _federation_source(cleanup: contextlib.AsyncExitStack, kubeconfig: Pat
 
 
 def _run(main: Callable[[], Coroutine[Any, Any, None]], use_uvloop: bool) -> None:
-    loop_factory = None
-    if use_uvloop:
-        try:
-            import uvloop
-
-            loop_factory = uvloop.new_event_loop
-        except ImportError:
-            pass
-    with asyncio.Runner(loop_factory=loop_factory) as runner:
-        runner.run(main())
+    eventloop.run(main(), use_uvloop=use_uvloop)
 
 
 if __name__ == "__main__":  # `python -m kfed.cli.dns_server ...`, before the command is registered

@@ -12,6 +12,7 @@ from typing import Any
 
 import click
 
+from kfed.cli import eventloop
 from kfed.cli.logsetup import setup_logging
 from kfed.sim.layout import ClusterSpec
 
@@ -74,13 +75,7 @@ def sim(ctx: click.Context, layout: str | None, clusters: tuple[str, ...], data_
         raise click.BadParameter(str(e)) from e
     options = SimOptions(nodes_per_zone=nodes_per_zone, pod_start_delay=pod_start_delay,
                          pod_ready_delay=pod_ready_delay, events=not no_events)
-    try:
-        import uvloop
-
-        uvloop.install()
-    except ImportError:
-        pass
-    asyncio.run(_run(specs, data_dir, options, kubeconfig, not no_kubeconfig, dns_port))
+    eventloop.run(_run(specs, data_dir, options, kubeconfig, not no_kubeconfig, dns_port))
 
 
 def _with_hostnames(spec: ClusterSpec, on: bool) -> ClusterSpec:

@@ -11,6 +11,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from kfed.cli import eventloop
 from kfed.cli.common import data_dir_option, kubeconfig_option
 from kfed.cli.logsetup import setup_logging
 
@@ -62,7 +63,7 @@ def up(data_dir: Path, kubeconfig: Path | None, port: int, dns_listen: str, sim_
 
     try:
         with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(run())
+            eventloop.run(run())
     except OSError as e:
         # e.g. the API or DNS port is taken by another kfed up
         raise click.ClickException(f"{e.strerror or e} (choose other ports with --port / --dns-listen)") from e

@@ -95,6 +95,9 @@ class ClusterController:
         self.first_probe_done = asyncio.Event()  # every joined cluster probed once since start
         pool.on_change.append(self.refresh_topology)  # a member's informers synced: its nodes are known
         self._cleanups: dict[str, asyncio.Task[None]] = {}
+        # cluster -> ((Secret name and resourceVersion, server override), kubeconfig, fingerprint): parsing the
+        # kubeconfig YAML on every probe of every cluster was a steady cost at 50 clusters
+        self._configs: dict[str, tuple[tuple[str, str, str], dict[str, Any], str]] = {}
 
     # -- public view ---------------------------------------------------------------------
 
@@ -114,6 +117,7 @@ class ClusterController:
         name = obj["metadata"]["name"]
         if kind == "DELETED":
             self.states.pop(name, None)
+            self._configs.pop(name, None)
             asyncio.get_running_loop().create_task(self.pool.disconnect(name))
             for cb in self.on_ready_change:
                 cb(name)
@@ -167,12 +171,18 @@ class ClusterController:
         if secret is None:
             return ProbeResult(False, "ConfigMalformed", f'secret {self.namespace}/{secret_name} not found')
         try:
-            config = kubeconfig_from_secret(secret)
             server = _server_address(cluster)
-            if server:
-                for c in config["clusters"]:
-                    c.setdefault("cluster", {})["server"] = server
-            fingerprint = hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()
+            source = (secret_name, str(secret["metadata"].get("resourceVersion", "")), server or "")
+            cached = self._configs.get(name)
+            if cached is not None and cached[0] == source:
+                config, fingerprint = cached[1], cached[2]
+            else:
+                config = kubeconfig_from_secret(secret)
+                if server:
+                    for c in config["clusters"]:
+                        c.setdefault("cluster", {})["server"] = server
+                fingerprint = hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()
+                self._configs[name] = (source, config, fingerprint)
             conn = await self.pool.connect(name, config, fingerprint)
         except KubeConfigError as e:
             return ProbeResult(False, "ConfigMalformed", str(e))

@@ -7,6 +7,7 @@ process (`kfed controller-manager`, several for HA) or inside `kfed up`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import socket
@@ -115,7 +116,9 @@ class ControllerManager:
             if self.dns is not None:
                 await self.dns.stop()
             await pool.close()
-            await events.flush()
+            with contextlib.suppress(TimeoutError):  # a federation API that is gone must not hold us
+                await asyncio.wait_for(events.flush(), timeout=5.0)
+            await events.close()
 
     async def shutdown(self) -> None:
         await self.elector.release()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
+from collections.abc import Coroutine
 from typing import Any
 
 from kfed.controllers import shards as S
@@ -37,7 +38,8 @@ def _svc_path(namespace: str, name: str | None = None) -> str:
 
 class ServiceController:
     def __init__(self, fed: KubeClient, pool: MemberPool, clusters: ClusterController, events: EventRecorder,
-                 federation: str, *, workers: int = 8, member_concurrency: int = 16) -> None:
+                 federation: str, *, workers: int = 8, member_concurrency: int = 16,
+                 busy_status_interval: float = 1.0) -> None:
         self.fed = fed
         self.pool = pool
         self.clusters = clusters
@@ -56,6 +58,15 @@ class ServiceController:
         self.member_writes = 0  # writes sent to member clusters (creates, updates, deletes)
         self.federation_writes = 0
         self._last_health: dict[tuple[str, str], bool] = {}
+        # (Service key, cluster) -> (federated inputs, member resourceVersion) last found conforming:
+        # a pass that finds both unchanged skips building the desired object again.
+        self._conforming: dict[tuple[str, str], tuple[Any, str]] = {}
+        # Under load (a backlog of Services to reconcile), a Service's status is written at most
+        # once per busy_status_interval: while 50 clusters report their new shards one by one,
+        # each would otherwise cost two federation writes and a DNS pass. Idle, it is written at once.
+        self.busy_status_interval = busy_status_interval
+        self._status_written: dict[str, float] = {}  # Service key -> loop time of its last status pass
+        self._status_deferred: set[str] = set()
         pool.on("services", self._on_member_service)
         pool.on("endpointslices", self._on_member_slice)
         clusters.on_ready_change.append(self._on_cluster_change)
@@ -134,6 +145,10 @@ class ServiceController:
     def idle(self) -> bool:
         return not self._queue and not self._active
 
+    def busy(self) -> bool:
+        """A backlog: more Services waiting than workers to take them."""
+        return len(self._queue) > self.workers
+
     # -- reconcile -----------------------------------------------------------------------
 
     def _ready_members(self) -> dict[str, MemberConnection]:
@@ -148,18 +163,52 @@ class ServiceController:
         fed = self.services.cache.get(key)
         members = self._ready_members()
         if fed is None or fed["metadata"].get("deletionTimestamp"):
+            for cluster in self.pool.members:
+                self._conforming.pop((key, cluster), None)
             results = await asyncio.gather(*(self._delete_shard(c, conn, key, fed) for c, conn in members.items()))
             if fed is not None and all(results):
                 await self._remove_finalizer(fed)
+            if fed is None:
+                self._status_written.pop(key, None)
             return
         if S.SHARD_FINALIZER not in (fed["metadata"].get("finalizers") or []):
             fed = await self._add_finalizer(fed)
             if fed is None:
                 return
         placed = set(S.placement(fed, self.clusters.known_clusters()))
-        await asyncio.gather(*(self._sync_shard(c, conn, key, fed) if c in placed
-                               else self._delete_shard(c, conn, key, None) for c, conn in members.items()))
+        inputs = S.member_inputs(fed)
+        writes: list[Coroutine[Any, Any, Any]] = []
+        for c, conn in members.items():
+            if c not in placed:
+                writes.append(self._delete_shard(c, conn, key, None))
+                continue
+            todo = self._shard_todo(c, conn, key, fed, inputs)
+            if todo is not None:
+                writes.append(self._write_shard(c, conn, key, fed, *todo))
+        if writes:  # most passes (a slice changed somewhere) write nothing to members
+            await asyncio.gather(*writes)
+        if self._defer_status(key):
+            return
         await self._update_status(key, fed, sorted(placed))
+        self._status_written[key] = asyncio.get_running_loop().time()
+
+    def _defer_status(self, key: str) -> bool:
+        """Whether this pass leaves the status for later (busy, and written less than an interval ago)."""
+        loop = asyncio.get_running_loop()
+        last = self._status_written.get(key)
+        if last is None or not self.busy():
+            return False
+        wait = last + self.busy_status_interval - loop.time()
+        if wait <= 0:
+            return False
+        if key not in self._status_deferred:
+            self._status_deferred.add(key)
+            loop.call_later(wait, self._deferred_status_due, key)
+        return True
+
+    def _deferred_status_due(self, key: str) -> None:
+        self._status_deferred.discard(key)
+        self.enqueue(key)
 
     def _limit(self, cluster: str) -> asyncio.Semaphore:
         sem = self._limits.get(cluster)
@@ -167,13 +216,28 @@ class ServiceController:
             sem = self._limits[cluster] = asyncio.Semaphore(self.member_concurrency)
         return sem
 
-    async def _sync_shard(self, cluster: str, conn: MemberConnection, key: str, fed: Obj) -> None:
+    def _shard_todo(self, cluster: str, conn: MemberConnection, key: str, fed: Obj,
+                    inputs: tuple[Any, ...]) -> tuple[Obj | None, Obj] | None:
+        """(current, desired) when the member's Service must be written; None when it conforms."""
         assert conn.services is not None
         current = conn.services.cache.get(key)
+        stamp = None
+        if current is not None:
+            stamp = (inputs, current["metadata"].get("resourceVersion", ""))
+            if self._conforming.get((key, cluster)) == stamp:
+                self._write_errors.pop((key, cluster), None)
+                return None
         desired = S.desired_member_service(fed, self.federation, current)
-        if current is not None and S.conforms(current, desired):
+        if current is not None and stamp is not None and S.conforms(current, desired):
+            self._conforming[(key, cluster)] = stamp
             self._write_errors.pop((key, cluster), None)
-            return
+            return None
+        self._conforming.pop((key, cluster), None)
+        return current, desired
+
+    async def _write_shard(self, cluster: str, conn: MemberConnection, key: str, fed: Obj,
+                           current: Obj | None, desired: Obj) -> None:
+        assert conn.services is not None
         ns, name = key.split("/", 1)
         async with self._limit(cluster):
             try:
@@ -188,7 +252,7 @@ class ServiceController:
                     reason = "AdoptedInCluster" if adopted else "UpdatedInCluster"
                     verb = "Adopted" if adopted else "Updated"
                     self.events.record(fed, "Normal", reason, f"{verb} service {key} in cluster {cluster}")
-                conn.services.cache[key] = result  # our own write: no need to wait for the watch
+                conn.services.remember(result)  # our own write: no need to wait for the watch
                 self._write_errors.pop((key, cluster), None)
             except ApiCallError as e:
                 if e.status == 409:
@@ -242,6 +306,7 @@ class ServiceController:
             except Unreachable:
                 return False
         conn.services.cache.pop(key, None)
+        self._conforming.pop((key, cluster), None)
         if fed is not None:
             self.events.record(fed, "Normal", "DeletedInCluster", f"Deleted service {key} in cluster {cluster}")
         return True
@@ -275,8 +340,7 @@ class ServiceController:
                 return None  # changed or gone meanwhile: its watch event queues it again
             raise
         self.federation_writes += 1
-        self.services.cache[_key(fed)] = result
-        return result
+        return self.services.remember(result)
 
     async def _remove_finalizer(self, fed: Obj) -> None:
         if S.SHARD_FINALIZER not in (fed["metadata"].get("finalizers") or []):
@@ -334,7 +398,7 @@ class ServiceController:
                 fed = await self.fed.request("PATCH", _svc_path(ns, name), body=patch,
                                              content_type="application/merge-patch+json")
                 self.federation_writes += 1
-                self.services.cache[key] = fed
+                fed = self.services.remember(fed)
             except ApiCallError as e:
                 if e.status == 404:
                     return
@@ -349,7 +413,7 @@ class ServiceController:
                 fed = await self.fed.request("PATCH", _svc_path(ns, name) + "/status", body=body,
                                              content_type="application/merge-patch+json")
                 self.federation_writes += 1
-                self.services.cache[key] = fed
+                fed = self.services.remember(fed)
             except ApiCallError as e:
                 if e.status != 404:
                     raise

@@ -109,6 +109,17 @@ def desired_member_service(fed: Obj, federation: str, current: Obj | None, *, ad
     return out
 
 
+def member_inputs(fed: Obj) -> tuple[Any, ...]:
+    """What of a federated Service its member Services are built from: spec, labels and the
+    annotations that are copied (compared with ==; Services have no metadata.generation). Status
+    and kfed's own annotations are left out, so a status write does not make every shard look
+    changed."""
+    meta = fed["metadata"]
+    annotations = meta.get("annotations") or {}
+    return (fed.get("spec"), meta.get("labels") or {},
+            {k: v for k, v in annotations.items() if k not in PRIVATE_ANNOTATIONS})
+
+
 def conforms(current: Obj, desired: Obj) -> bool:
     """Whether the member's Service already is what kfed wants (so no write is needed)."""
     cm, dm = current.get("metadata", {}), desired.get("metadata", {})

@@ -21,6 +21,7 @@ log = logging.getLogger("kfed.members")
 
 Obj = dict[str, Any]
 KUBECONFIG_KEY = "kubeconfig"
+MEMBER_REQUEST_TIMEOUT = 10.0  # seconds
 
 
 def kubeconfig_from_secret(secret: Obj) -> dict[str, Any]:
@@ -123,7 +124,9 @@ class MemberPool:
             return existing
         if existing is not None:
             await self.disconnect(name)
-        client = await KubeClient.from_kubeconfig(kubeconfig, timeout=3.0)
+        # Writes and lists may queue behind hundreds of others on a busy member: a short timeout there
+        # turned load into reconnects (new TLS handshakes) and retries. Probes set their own timeout.
+        client = await KubeClient.from_kubeconfig(kubeconfig, timeout=MEMBER_REQUEST_TIMEOUT)
         conn = MemberConnection(name, client, fingerprint)
         self.members[name] = conn
         return conn

@@ -3,6 +3,10 @@
 The loop is client-go's reflector: LIST (paged), then WATCH from the list's resourceVersion with
 bookmarks; when the stream ends, watch again from the last resourceVersion seen; on 410 Gone,
 LIST again and deliver the difference as events; on connection errors, back off and retry.
+
+Cached objects go through a transform first; the default drops `metadata.managedFields`, as
+client-go's informers are commonly set up to do: no controller reads them, and at 50 clusters x
+1,000 Services they were about half of the controller-manager's memory.
 """
 
 from __future__ import annotations
@@ -20,6 +24,15 @@ log = logging.getLogger("kfed.informer")
 Obj = dict[str, Any]
 #: handler(event_type, new_or_last_object, previous_object_or_None)
 EventHandler = Callable[[str, Obj, Obj | None], None]
+Transform = Callable[[Obj], Obj]
+
+
+def strip_managed_fields(obj: Obj) -> Obj:
+    """The object without metadata.managedFields (changed in place: it was just decoded for us)."""
+    meta = obj.get("metadata")
+    if isinstance(meta, dict):
+        meta.pop("managedFields", None)
+    return obj
 
 
 def object_key(obj: Obj) -> str:
@@ -31,7 +44,8 @@ def object_key(obj: Obj) -> str:
 class Informer:
     def __init__(self, client: KubeClient, path: str, handler: EventHandler | None = None, *,
                  label_selector: str | None = None, field_selector: str | None = None,
-                 watch_timeout: int = 290, page_size: int = 500, name: str = "") -> None:
+                 watch_timeout: int = 290, page_size: int = 500, name: str = "",
+                 transform: Transform | None = strip_managed_fields) -> None:
         self.client = client
         self.path = path
         self.handlers: list[EventHandler] = [handler] if handler else []
@@ -40,12 +54,21 @@ class Informer:
         self.watch_timeout = watch_timeout
         self.page_size = page_size
         self.name = name or path
+        self.transform = transform
         self.cache: dict[str, Obj] = {}
         self.synced = asyncio.Event()
         self.resource_version = ""
         self.last_error: str | None = None
         self.lists = 0  # how many LISTs this informer made (relists after 410 included)
         self._task: asyncio.Task[None] | None = None
+
+    def remember(self, obj: Obj) -> Obj:
+        """Put the server's answer to our own write in the cache (transformed), so the next pass
+        sees it without waiting for the watch event. Returns what was cached."""
+        if self.transform is not None:
+            obj = self.transform(obj)
+        self.cache[object_key(obj)] = obj
+        return obj
 
     def add_handler(self, handler: EventHandler) -> None:
         self.handlers.append(handler)
@@ -82,6 +105,8 @@ class Informer:
             if not cont:
                 break
         self.lists += 1
+        if self.transform is not None:
+            items = [self.transform(o) for o in items]
         fresh = {object_key(o): o for o in items}
         old_cache, self.cache = self.cache, fresh
         for key, obj in fresh.items():
@@ -112,6 +137,8 @@ class Informer:
                 self.resource_version = rv
             if kind == "BOOKMARK":
                 continue
+            if self.transform is not None:
+                obj = self.transform(obj)
             key = object_key(obj)
             prev = self.cache.get(key)
             if kind == "DELETED":
