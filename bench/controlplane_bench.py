@@ -438,7 +438,8 @@ async def run_scale(args: argparse.Namespace, work: Path) -> ScaleResults:
     res = ScaleResults(args.clusters, args.services)
     fleet_log, api_log = work / "fleet.log", work / "apiserver.log"
     fleet = procs.start(
-        [sys.executable, __file__, "--role", "fleet", "--clusters", str(args.clusters), "--work", str(work)],
+        [sys.executable, __file__, "--role", "fleet", "--clusters", str(args.clusters), "--work", str(work),
+         *(["--profile", f"{args.profile}.fleet"] if args.profile else [])],
         log=fleet_log,
         stdout_pipe=True,
     )
@@ -890,7 +891,8 @@ def main() -> None:
     parser.add_argument("--scale-monitor-period", type=float, default=5.0)
     parser.add_argument("--converge-timeout", type=float, default=300.0)
     parser.add_argument("--steady-seconds", type=float, default=30.0)
-    parser.add_argument("--profile", help="part 2: write a cProfile summary of the controller-manager here")
+    parser.add_argument("--profile", help="part 2: write a cProfile summary of the controller-manager here "
+                        "(and of the fleet process to PROFILE.fleet)")
     parser.add_argument("--role", choices=["fleet"], help=argparse.SUPPRESS)
     parser.add_argument("--work", help=argparse.SUPPRESS)
     if "--quick" in sys.argv:  # smaller defaults; flags given explicitly still win
@@ -905,6 +907,17 @@ def main() -> None:
     except ImportError:
         pass
     if args.role == "fleet":
+        if args.profile:
+            import cProfile
+
+            fleet_profiler = cProfile.Profile()
+            fleet_profiler.enable()
+            try:
+                asyncio.run(run_fleet(args.clusters, Path(args.work)))
+            finally:
+                fleet_profiler.disable()
+                save_profile(fleet_profiler, Path(args.profile))
+            return
         asyncio.run(run_fleet(args.clusters, Path(args.work)))
         return
     load = report.load_average()
