@@ -1,10 +1,13 @@
 """DNS controller: federated Services' shards -> record sets -> minimal changes in the DNS provider.
 
 It watches the federated Services (their shard annotation, written by the service controller)
-and the clusters' zones and regions. A changed Service is synced alone (a plan against what the
-applier knows the zone holds, so steady state makes no provider calls); the first pass after
-start, and every pass after a cluster's readiness or topology changed or a pass failed, covers
-the whole zone, which also removes the records of Services deleted meanwhile.
+and the clusters' zones and regions. Changed Services wait in a queue, oldest first; each pass
+takes up to `max_services_per_pass` of them and plans them together, in one plan over only the
+records they want or own (against what the applier knows the zone holds, so steady state makes
+no provider calls): a pass costs what those Services' records cost, not what the zone holds.
+After start, and after the clusters' topology (their regions and zones) changed or a pass
+failed, the whole zone is covered: the records of Services deleted meanwhile are removed, and
+every Service is queued.
 
 What users see of it, besides the records:
 
@@ -25,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import time
 from collections.abc import Sequence
@@ -39,6 +43,7 @@ from kfed.dns import records as R
 from kfed.dns.names import InvalidNameError
 from kfed.dns.plan import Conflict, Owner
 from kfed.dns.providers import ProviderApplier, ProviderError, SyncResult, make_provider
+from kfed.dns.providers.builtin import RecordSetStoreUnavailable
 from kfed.members.client import ApiCallError, KubeClient, Unreachable
 from kfed.members.informer import Informer
 
@@ -47,10 +52,18 @@ log = logging.getLogger("kfed.dns-controller")
 Obj = dict[str, Any]
 RECORDSETS = "/apis/federation.kfed.io/v1beta1/dnsrecordsets"
 MAX_EVENTS_PER_PASS = 50  # a provider outage must not turn into thousands of Event writes
+YIELD_EVERY = 50  # Services whose records a pass works out between two yields to the event loop
+# Services planned and written in one pass. A pass over all of 1,000 Services (56,000 names) would
+# write for a minute from shards read at its start, while the shards keep arriving: its names
+# would be written again at once. Passes of 100 (~5,600 names, seconds of writing) read fresh ones.
+MAX_SERVICES_PER_PASS = 100
 
 
 class FederationRecordSets:
-    """The builtin provider's store: DNSRecordSet objects in the federation API."""
+    """The builtin provider's store: DNSRecordSet objects in the federation API.
+
+    An API server that cannot be reached or does not answer in time raises
+    RecordSetStoreUnavailable, which the provider retries with backoff."""
 
     def __init__(self, fed: KubeClient) -> None:
         self.fed = fed
@@ -59,26 +72,42 @@ class FederationRecordSets:
         items: list[Obj] = []
         cont: str | None = None
         while True:
-            body = await self.fed.get(RECORDSETS, limit=500, **({"continue": cont} if cont else {}))
-            items.extend(body.get("items") or [])
+            try:
+                body = await self.fed.get(RECORDSETS, limit=2000, **({"continue": cont} if cont else {}))
+            except Unreachable as e:
+                raise RecordSetStoreUnavailable(str(e)) from e
+            items.extend(_slim(o) for o in body.get("items") or [])
             cont = body.get("metadata", {}).get("continue") or None
             if not cont:
                 return items
 
-    async def create(self, obj: Obj) -> Obj:
-        result: Obj = await self.fed.request("POST", RECORDSETS, body=obj)
+    async def _request(self, method: str, path: str, body: Obj | None = None) -> Obj:
+        try:
+            result: Obj = await self.fed.request(method, path, body=body)
+        except Unreachable as e:
+            raise RecordSetStoreUnavailable(str(e)) from e
         return result
 
+    async def create(self, obj: Obj) -> Obj:
+        return await self._request("POST", RECORDSETS, obj)
+
     async def update(self, obj: Obj) -> Obj:
-        result: Obj = await self.fed.request("PUT", f"{RECORDSETS}/{obj['metadata']['name']}", body=obj)
-        return result
+        return await self._request("PUT", f"{RECORDSETS}/{obj['metadata']['name']}", obj)
 
     async def delete(self, name: str) -> None:
         try:
-            await self.fed.request("DELETE", f"{RECORDSETS}/{name}")
+            await self._request("DELETE", f"{RECORDSETS}/{name}")
         except ApiCallError as e:
             if e.status != 404:
                 raise
+
+
+def _slim(obj: Obj) -> Obj:
+    """What the builtin provider reads of a listed DNSRecordSet: 56,000 of them with their
+    managedFields would hold hundreds of MiB while a listing is being read."""
+    meta = obj.get("metadata") or {}
+    return {"metadata": {k: meta[k] for k in ("name", "resourceVersion", "labels", "annotations") if k in meta},
+            "spec": obj.get("spec") or {}}
 
 
 def to_record_shards(annotation: str | None) -> list[R.Shard]:
@@ -102,7 +131,8 @@ class DNSController:
     def __init__(self, fed: KubeClient, clusters: ClusterController, settings: FederationSettings,
                  events: EventRecorder, *, provider: Any = None, debounce: float = 0.01,
                  nameservers: Sequence[str] = (), lookup: Lookup | None = None,
-                 conflict_recheck: float = 60.0, max_backoff: float = 30.0) -> None:
+                 conflict_recheck: float = 60.0, max_backoff: float = 30.0,
+                 max_services_per_pass: int = MAX_SERVICES_PER_PASS) -> None:
         self.fed = fed
         self.clusters = clusters
         self.settings = settings
@@ -114,20 +144,28 @@ class DNSController:
         self._provider = provider
         self.applier: ProviderApplier | None = None
         self.hostnames = HostnameResolver(lookup or dnspython_lookup(nameservers))
-        self._dirty: set[str] = set()
+        # Services whose records must be planned again, oldest first (a dict as an ordered set:
+        # marking a queued Service again keeps its place).
+        self._dirty: dict[str, None] = {}
         self._all = True  # the next pass covers the whole zone
+        self.max_services_per_pass = max_services_per_pass
         self._wake = asyncio.Event()
         self._uses_changed = asyncio.Event()
         self._last_topology: frozenset[tuple[str, str]] = frozenset()
         self._uses: dict[str, frozenset[str]] = {}  # Service key -> hostnames its records need looked up
-        self._synced: dict[str, tuple[R.RecordSet, ...]] = {}  # Service key -> records last put in place
+        # Service key -> hash of the records last put in place: enough to tell whether a failed
+        # pass left a Service behind, without keeping a copy of every record per Service.
+        self._synced: dict[str, int] = {}
         self._conflicts: dict[str, dict[str, str]] = {}  # Service key -> name -> reason, as reported
         self._error_reported: set[str] = set()  # Services told of a provider error not yet recovered
         self._invalid: dict[str, str] = {}  # Service key -> the InvalidDNS* message reported
         self.syncs = 0  # passes that completed
         self.sync_errors = 0  # passes that failed (provider or federation API errors)
         self.last_error: str | None = None
-        clusters.on_ready_change.append(lambda name: self._mark_all())
+        # A cluster that turned Ready may have been probed for its region and zones just now: a
+        # pass looks at the topology, and covers the whole zone only if it changed. (Readiness
+        # itself reaches the records through the shards, which mark their Services dirty.)
+        clusters.on_ready_change.append(lambda name: self._wake.set())
 
     # -- what wakes a pass ------------------------------------------------------------------
 
@@ -143,7 +181,7 @@ class DNSController:
         if old is not None and kind == "MODIFIED" and _dns_inputs(old) == _dns_inputs(obj):
             return  # nothing DNS depends on changed
         meta = obj["metadata"]
-        self._dirty.add(f"{meta.get('namespace', 'default')}/{meta['name']}")
+        self._dirty[f"{meta.get('namespace', 'default')}/{meta['name']}"] = None
         self._wake.set()
 
     @property
@@ -278,54 +316,71 @@ class DNSController:
             moved = [key for key, hosts in self._uses.items() if hosts & changed]
             if moved:
                 log.info("load-balancer addresses changed for %s", ", ".join(sorted(moved)))
-                self._dirty.update(moved)
+                self._dirty.update(dict.fromkeys(moved))
                 self._wake.set()
 
     async def sync_once(self) -> None:
+        """One pass: the next (at most `max_services_per_pass`) Services waiting, in one plan.
+
+        A whole-zone pass first deletes the records of Services that are gone, then queues every
+        Service; the run loop keeps passing while any wait.
+        """
         assert self.applier is not None
         zone, federation = self.settings.dns_zone, self.settings.federation
         topology = self._topology()
         if topology != self._last_topology:
             self._all = True
-        full = self._all
-        if full:
+        if self._all:
             self._all = False
-            self._dirty.clear()
-            keys = sorted(self.services.cache)
-        else:
-            keys, self._dirty = sorted(self._dirty), set()
+            try:
+                await self._collect_garbage(zone, federation)
+            except (ProviderError, ApiCallError, Unreachable):
+                self._all = True
+                raise
+            self._last_topology = topology
+            self._dirty = dict.fromkeys(sorted(self.services.cache))
+        keys = list(itertools.islice(self._dirty, self.max_services_per_pass))
+        for key in keys:
+            del self._dirty[key]
+        if self._dirty:
+            self._wake.set()  # more Services wait: the run loop passes again
+        if not keys:
+            self.syncs += 1  # woken for nothing that touches DNS (a readiness change, say)
+            return
         started = time.perf_counter()
         wanted: dict[str, list[R.RecordSet]] = {}
-        done: set[str] = set()
         try:
-            for key in keys:
+            for n, key in enumerate(keys, 1):
+                # Worked out now, not when the Service was queued: a Service whose shards keep
+                # changing while others are written gets its newest state, written once.
                 wanted[key] = await self._desired(key, topology)
-            if full:
-                desired = {self._owner(key): records for key, records in wanted.items()}
-                result = await self.applier.sync(zone, desired, federation)
-                done.update(keys)
-                self._after_sync(keys, wanted, result)
-                for key in set(self._synced) - set(keys):  # Services gone while we were away
-                    self._synced.pop(key, None)
-                    self._conflicts.pop(key, None)
-                self._last_topology = topology
-                results = [result]
-            else:
-                results = []
-                for key in keys:
-                    result = await self.applier.sync_service(zone, self._owner(key), wanted[key])
-                    done.add(key)
-                    self._after_sync([key], wanted, result)
-                    results.append(result)
+                if n % YIELD_EVERY == 0:
+                    await asyncio.sleep(0)  # let the other controllers run meanwhile
+            # One plan for the pass's Services, over only the names they want or own.
+            desired = {self._owner(key): records for key, records in wanted.items()}
+            result = await self.applier.sync(zone, desired, federation, collect_garbage=False)
         except (ProviderError, ApiCallError, Unreachable) as e:
-            self._report_failure([k for k in keys if k not in done and
-                                  tuple(wanted.get(k, ())) != self._synced.get(k)], e)
+            self._dirty = {**dict.fromkeys(keys), **self._dirty}  # first in line again
+            self._report_failure([k for k in keys if _digest(wanted.get(k, ())) != self._synced.get(k)], e)
             raise
+        self._after_sync(keys, wanted, result)
         self.syncs += 1
-        applied = sum(r.applied for r in results)
-        if applied:
-            log.info("DNS sync applied %d changes for %d Services in %.1f ms", applied, len(keys),
-                     (time.perf_counter() - started) * 1000)
+        if result.applied:
+            log.info("DNS sync applied %d changes for %d Services in %.1f ms (%d Services waiting)",
+                     result.applied, len(keys), (time.perf_counter() - started) * 1000, len(self._dirty))
+
+    async def _collect_garbage(self, zone: str, federation: str) -> None:
+        """Delete what the zone's markers give to Services of this federation that are gone."""
+        assert self.applier is not None
+        live = self.services.cache
+        gone: dict[Owner, list[R.RecordSet]] = {owner: [] for owner in await self.applier.owners(zone)
+                if owner.federation == federation and f"{owner.namespace}/{owner.service}" not in live}
+        if gone:
+            log.info("removing the DNS records of %d deleted Services", len(gone))
+            await self.applier.sync(zone, gone, federation, collect_garbage=False)
+        for key in set(self._synced) - set(live):  # Services gone while we were away
+            self._synced.pop(key, None)
+            self._conflicts.pop(key, None)
 
     def _owner(self, key: str) -> Owner:
         ns, name = key.split("/", 1)
@@ -337,8 +392,9 @@ class DNSController:
         by_name = {r.name: key for key in keys for r in wanted.get(key, ())}
         found: dict[str, dict[str, str]] = {key: {} for key in keys}
         for conflict in result.conflicts:
-            key = by_name.get(conflict.name)
-            if key is not None:
+            owner = conflict.owner
+            key = f"{owner.namespace}/{owner.service}" if owner is not None else by_name.get(conflict.name)
+            if key in found:
                 found[key][conflict.name] = _conflict_text(conflict)
         events = 0
         for key in keys:
@@ -346,7 +402,7 @@ class DNSController:
             if self.services.cache.get(key) is None and not records:
                 self._synced.pop(key, None)
             else:
-                self._synced[key] = tuple(records)
+                self._synced[key] = _digest(records)
             svc = self.services.cache.get(key)
             before = self._conflicts.get(key, {})
             for name, text in sorted(found[key].items()):
@@ -388,6 +444,10 @@ class DNSController:
         await self.services.stop()
         if self.applier is not None:
             await self.applier.provider.close()
+
+
+def _digest(records: Sequence[R.RecordSet]) -> int:
+    return hash(tuple(records))
 
 
 def _conflict_text(conflict: Conflict) -> str:

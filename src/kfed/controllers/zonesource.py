@@ -8,6 +8,11 @@ therefore agree on the serial as well as on the records, and the serial only gro
 started after the zone's newest change was a deletion serves the same records under a smaller
 serial than one that watched the deletion happen, until the next change; its secondaries hold
 the same data meanwhile.)
+
+Changes that arrive together (the DNS controller writes thousands of objects a second when a
+federation starts) are folded into one snapshot per `COALESCE_SECONDS`: deriving a snapshot copies
+the zone's index of names, so one snapshot per object would cost O(zone) each, O(zone^2) in all.
+The serial of such a snapshot is that of its newest change, as above.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from kfed.members.informer import Informer, object_key
 Obj = dict[str, Any]
 RECORDSETS = "/apis/federation.kfed.io/v1beta1/dnsrecordsets"
 EMPTY_ZONE_SERIAL = 1  # the same on every replica (0 would let each server pick the time of day)
+COALESCE_SECONDS = 0.02  # how long a change may wait for others to share its snapshot
 
 
 def _specs(obj: Obj, origin: str) -> list[RecordSetSpec]:
@@ -53,6 +59,10 @@ class RecordSetZoneSource:
         self._latest = LatestSnapshot()
         self._objects: dict[str, Obj] = {}  # the zone's objects until the first snapshot is built
         self._built = False
+        # Changes not yet in a snapshot: (name, TYPE) -> its new record set, None to delete it.
+        self._pending: dict[tuple[str, str], RecordSetSpec | None] = {}
+        self._pending_serial = 0
+        self._flush: asyncio.TimerHandle | None = None
         self.ready = asyncio.Event()  # the first snapshot (the whole listed zone) is published
         self.informer = Informer(fed, RECORDSETS, self._on_event, name="dns-server: dnsrecordsets")
         self._task: asyncio.Task[None] | None = None
@@ -73,10 +83,23 @@ class RecordSetZoneSource:
         else:
             upserts, before = _specs(obj, self.origin), _specs(old, self.origin) if old is not None else []
         keep = {(s.name.lower(), s.type.upper()) for s in upserts}
-        deletes = [(s.name, s.type) for s in before if (s.name.lower(), s.type.upper()) not in keep]
+        deletes = [(s.name.lower(), s.type.upper()) for s in before if (s.name.lower(), s.type.upper()) not in keep]
         if not upserts and not deletes:
             return
-        serial = max(_serial(obj), self._builder.current.serial)
+        for gone in deletes:
+            self._pending[gone] = None
+        for spec in upserts:
+            self._pending[(spec.name.lower(), spec.type.upper())] = spec
+        self._pending_serial = max(self._pending_serial, _serial(obj))
+        if self._flush is None:
+            self._flush = asyncio.get_running_loop().call_later(COALESCE_SECONDS, self._publish_pending)
+
+    def _publish_pending(self) -> None:
+        self._flush = None
+        pending, self._pending = self._pending, {}
+        upserts = [spec for spec in pending.values() if spec is not None]
+        deletes = [key for key, spec in pending.items() if spec is None]
+        serial = max(self._pending_serial, self._builder.current.serial)
         self._latest.publish(self._builder.apply(upserts, deletes, serial=serial))
 
     async def _build_when_listed(self) -> None:
@@ -102,6 +125,9 @@ class RecordSetZoneSource:
             await self.ready.wait()
 
     async def stop(self) -> None:
+        if self._flush is not None:
+            self._flush.cancel()
+            self._flush = None
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

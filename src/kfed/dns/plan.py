@@ -17,10 +17,12 @@ name's changes (with its marker's) in one batch, so no provider request leaves a
 
 from __future__ import annotations
 
+import sys
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import lru_cache
 
 from kfed.dns.names import MAX_NAME_LENGTH, absolute, is_subdomain
 from kfed.dns.records import RecordSet, RecordType
@@ -36,11 +38,21 @@ def registry_name(name: str) -> str:
     return f"{OWNER_LABEL}.{absolute(name)}"
 
 
+_PREFIX = OWNER_LABEL + "."
+
+
 def owned_name(name: str) -> str | None:
     """The name a marker at `name` speaks for, or None if `name` is no marker name."""
     name = absolute(name)
-    prefix = OWNER_LABEL + "."
-    return name[len(prefix):] if name.startswith(prefix) else None
+    return name[len(_PREFIX):] if name.startswith(_PREFIX) else None
+
+
+def owned_name_of(rrset: RecordSet) -> str | None:
+    """The name a marker set speaks for, None if `rrset` is no marker (no TXT at a marker name).
+    Cheaper than `owned_name`: a RecordSet's name is already absolute."""
+    if rrset.type != RecordType.TXT or not rrset.name.startswith(_PREFIX):
+        return None
+    return rrset.name[len(_PREFIX):]
 
 
 @dataclass(frozen=True, order=True)
@@ -53,7 +65,8 @@ class Owner:
 
     def txt(self) -> str:
         """The marker's TXT data, quoted as zone files and provider APIs show it."""
-        return f'"heritage={HERITAGE},federation={self.federation},owner={self.namespace}/{self.service}"'
+        # Interned: every name of a Service carries this same text, in plans and in the applier's zone.
+        return sys.intern(f'"heritage={HERITAGE},federation={self.federation},owner={self.namespace}/{self.service}"')
 
     def marker(self, name: str) -> RecordSet:
         return RecordSet(registry_name(name), RecordType.TXT, OWNER_TTL, (self.txt(),))
@@ -61,6 +74,12 @@ class Owner:
     @classmethod
     def parse(cls, txt: str) -> Owner | None:
         """The Owner in one TXT value (quoted or not), None if it is not a kfed marker."""
+        if cls is Owner:
+            return _parse_owner(txt)  # every name of a Service carries the same text: parse it once
+        return cls._parse(txt)
+
+    @classmethod
+    def _parse(cls, txt: str) -> Owner | None:
         text = txt.strip()
         if len(text) >= 2 and text[0] == '"' and text[-1] == '"':
             text = text[1:-1]
@@ -79,6 +98,11 @@ class Owner:
 
     def __str__(self) -> str:
         return f"{self.federation}:{self.namespace}/{self.service}"
+
+
+@lru_cache(maxsize=4096)
+def _parse_owner(txt: str) -> Owner | None:
+    return Owner._parse(txt)
 
 
 _OwnerFilter = Callable[[Owner], bool]
@@ -118,18 +142,20 @@ class Change:
 
 @dataclass(frozen=True)
 class Conflict:
-    """A name kfed wants but may not touch. `holder` is the marker found there (None: no marker)."""
+    """A name kfed wants but may not touch. `holder` is the marker found there (None: no marker);
+    `owner` is the Service of the plan that wanted it, so a plan for many Services can tell whose."""
 
     name: str
     reason: str
     holder: str | None = None
+    owner: Owner | None = None
 
 
 Batch = tuple[Change, ...]
 
 
 def _group_name(change: Change) -> str:
-    return owned_name(change.record.name) or change.record.name
+    return owned_name_of(change.record) or change.record.name
 
 
 @dataclass(frozen=True)
@@ -200,18 +226,16 @@ class _Foreign:
     text: str
 
 
-def _markers(current: Iterable[RecordSet]) -> dict[str, Owner | _Foreign]:
-    out: dict[str, Owner | _Foreign] = {}
-    for rrset in current:
-        base = owned_name(rrset.name)
-        if base is None or rrset.type != RecordType.TXT:
-            continue
-        owners = {Owner.parse(v) for v in rrset.data}
-        if len(owners) == 1 and None not in owners:
-            out[base] = next(iter(owners))  # type: ignore[assignment]
-        else:
-            out[base] = _Foreign(", ".join(rrset.data))
-    return out
+def _holder(marker: RecordSet) -> Owner | _Foreign:
+    """Who a marker set names: one kfed owner, or (several owners, foreign text) nobody kfed may follow."""
+    if len(marker.data) == 1:
+        owner = Owner.parse(marker.data[0])
+        if owner is not None:
+            return owner
+    owners = {Owner.parse(v) for v in marker.data}
+    if len(owners) == 1 and None not in owners:
+        return next(iter(owners))  # type: ignore[return-value]
+    return _Foreign(", ".join(marker.data))
 
 
 def _check_desired(name: str, sets: Mapping[str, RecordSet]) -> None:
@@ -229,15 +253,13 @@ def _name_changes(name: str, owner: Owner, want: Mapping[str, RecordSet], have: 
     updates = [Change(Action.UPDATE, want[t], have[t]) for t in sorted(want) if t in have and have[t] != want[t]]
     creates = [Change(Action.CREATE, want[t]) for t in sorted(want) if t not in have]
     out = deletes + updates
-    wanted_marker = owner.marker(name) if want else None
-    if wanted_marker is not None and marker is None:
-        out.append(Change(Action.CREATE, wanted_marker))
-    elif wanted_marker is not None and marker is not None and (
-            len(marker.data) != 1 or Owner.parse(marker.data[0]) != owner):
+    if want and marker is None:
+        out.append(Change(Action.CREATE, owner.marker(name)))
+    elif want and marker is not None and (len(marker.data) != 1 or Owner.parse(marker.data[0]) != owner):
         # Compared by meaning: a provider that hands TXT back quoted differently is still in sync.
-        out.append(Change(Action.UPDATE, wanted_marker, marker))
+        out.append(Change(Action.UPDATE, owner.marker(name), marker))
     out += creates
-    if wanted_marker is None and marker is not None:
+    if not want and marker is not None:
         out.append(Change(Action.DELETE, marker))
     return out
 
@@ -278,19 +300,20 @@ def _plan(desired: Mapping[Owner, Sequence[RecordSet]], current: Sequence[Record
     have: dict[str, dict[str, RecordSet]] = defaultdict(dict)
     marker_sets: dict[str, RecordSet] = {}
     for rrset in current:
-        base = owned_name(rrset.name)
-        if base is not None and rrset.type == RecordType.TXT:
+        base = owned_name_of(rrset)
+        if base is not None:
             marker_sets[base] = rrset
         else:
             have[rrset.name][rrset.type] = rrset
-    markers = _markers(current)
+    markers = {base: _holder(marker) for base, marker in marker_sets.items()}
+    zone_suffix = "." + absolute(zone) if zone is not None else ""
 
     want: dict[str, tuple[Owner, dict[str, RecordSet]]] = {}
     conflicts: list[Conflict] = []
     for owner in sorted(desired):
         for rrset in desired[owner]:
             if rrset.name in want and want[rrset.name][0] != owner:
-                conflicts.append(Conflict(rrset.name, f"also wanted by {want[rrset.name][0]}", str(owner)))
+                conflicts.append(Conflict(rrset.name, f"also wanted by {want[rrset.name][0]}", str(owner), owner))
                 continue
             want.setdefault(rrset.name, (owner, {}))[1][rrset.type] = rrset
 
@@ -299,18 +322,20 @@ def _plan(desired: Mapping[Owner, Sequence[RecordSet]], current: Sequence[Record
         _check_desired(name, sets)
         holder = markers.get(name)
         present = have.get(name, {})
-        if zone is not None and not is_subdomain(name, zone):
-            conflicts.append(Conflict(name, f"outside zone {absolute(zone)}"))
-        elif len(registry_name(name)) - 1 > MAX_NAME_LENGTH:
-            conflicts.append(Conflict(name, "too long to carry kfed's ownership marker beneath it"))
+        if zone is not None and not (name.endswith(zone_suffix) or is_subdomain(name, zone)):
+            conflicts.append(Conflict(name, f"outside zone {absolute(zone)}", owner=owner))
+        elif len(_PREFIX) + len(name) - 1 > MAX_NAME_LENGTH:  # the marker's name, without its final dot
+            conflicts.append(Conflict(name, "too long to carry kfed's ownership marker beneath it", owner=owner))
         elif isinstance(holder, _Foreign):
-            conflicts.append(Conflict(name, "ownership marker is not kfed's", holder.text))
+            conflicts.append(Conflict(name, "ownership marker is not kfed's", holder.text, owner))
         elif isinstance(holder, Owner) and holder != owner:
-            conflicts.append(Conflict(name, f"owned by {holder}", holder.txt()))
+            conflicts.append(Conflict(name, f"owned by {holder}", holder.txt(), owner))
         elif holder is None and present:
-            conflicts.append(Conflict(name, f"holds {'/'.join(sorted(present))} records kfed does not own"))
+            conflicts.append(Conflict(name, f"holds {'/'.join(sorted(present))} records kfed does not own",
+                                      owner=owner))
         elif "CNAME" in sets and set(present) - MANAGED_TYPES:
-            conflicts.append(Conflict(name, f"CNAME wanted but {'/'.join(sorted(present))} records are there"))
+            conflicts.append(Conflict(name, f"CNAME wanted but {'/'.join(sorted(present))} records are there",
+                                      owner=owner))
         else:
             changes = _name_changes(name, owner, sets, present, marker_sets.get(name))
             if changes:

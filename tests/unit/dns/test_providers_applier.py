@@ -196,3 +196,31 @@ def test_backoff_is_capped_and_jittered() -> None:
 def test_apply_to_is_what_the_twin_does() -> None:
     plan = plan_zone(desired(3), [], FED)
     assert len(apply_to([], plan.changes)) == 6
+
+
+async def test_a_sync_of_some_services_plans_over_their_records_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    import kfed.dns.providers.applier as applier_module
+
+    provider, applier, _ = make()
+    await applier.sync(ZONE, desired(200), FED)
+    seen: list[int] = []
+    real_plan_zone = applier_module.plan_zone
+
+    def spying_plan_zone(want: object, current: list[RecordSet], *args: object, **kwargs: object) -> object:
+        seen.append(len(current))
+        return real_plan_zone(want, current, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(applier_module, "plan_zone", spying_plan_zone)
+    moved = {owner(i): desired(i + 1, ip="192.0.2.7")[owner(i)] for i in (3, 150)}
+    result = await applier.sync(ZONE, {**moved, owner(7): []}, FED, collect_garbage=False)
+    # One plan, over the three Services' names and markers: not the zone's 400 record sets.
+    assert seen == [6]
+    assert result.applied == 2 + 2  # two updates; svc7's record and marker deleted
+    assert wanted_in(provider) == ({r for rs in desired(200).values() for r in rs}
+                                   - set(desired(200)[owner(3)]) - set(desired(200)[owner(150)])
+                                   - set(desired(200)[owner(7)]) | set(moved[owner(3)]) | set(moved[owner(150)]))
+    monkeypatch.undo()
+    # The applier's picture still matches the zone: a full plan has nothing to do.
+    everyone = {**desired(200), **moved}
+    del everyone[owner(7)]
+    assert not (await applier.sync(ZONE, everyone, FED)).plan

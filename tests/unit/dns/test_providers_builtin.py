@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import re
 from typing import Any
@@ -208,3 +209,94 @@ def test_object_name_falls_back_to_a_hash(dns_name: str) -> None:
     name = object_name(dns_name)
     assert name.startswith("dnsrecordset-") and DNS1123.match(name) and len(name) <= 253
     assert name == object_name(dns_name) and name != object_name("x" + dns_name)
+
+
+class SlowRecordSets(MemoryRecordSets):
+    """Writes that take a few loop turns, counting how many are in flight at once."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.in_flight = 0
+        self.most_in_flight = 0
+
+    async def _slowly(self, write: Any, arg: Any) -> Any:
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            for _ in range(3):
+                await asyncio.sleep(0)
+            return await write(arg)
+        finally:
+            self.in_flight -= 1
+
+    async def create(self, obj: Obj) -> Obj:
+        return await self._slowly(super().create, obj)  # type: ignore[no-any-return]
+
+    async def update(self, obj: Obj) -> Obj:
+        return await self._slowly(super().update, obj)  # type: ignore[no-any-return]
+
+
+def many_services(n: int) -> dict[Owner, list[RecordSet]]:
+    return {Owner(FED, "ns", f"s{i}"): [RecordSet(f"s{i}.ns.{FED}.svc.example.com.", "A", 60, ("192.0.2.1",))]
+            for i in range(n)}
+
+
+@pytest.mark.parametrize("max_in_flight", [1, 8])
+async def test_names_are_written_concurrently_up_to_the_bound(max_in_flight: int) -> None:
+    store = SlowRecordSets()
+    provider = make_provider("builtin", {"store": store, "max_in_flight": max_in_flight})
+    applier = ProviderApplier(provider)
+    result = await applier.sync(ZONE, many_services(40), FED)
+    assert result.applied == 80 and len(store.objects) == 40
+    assert store.most_in_flight == max_in_flight
+
+
+async def test_a_batch_retried_after_a_server_error_writes_each_name_once() -> None:
+    store = SlowRecordSets()
+    provider = make_provider("builtin", {"store": store, "max_in_flight": 4})
+    applier = ProviderApplier(provider)
+    applier.backoff = type(applier.backoff)(base=0.001, cap=0.002)
+    original = store.create
+    calls = 0
+
+    async def failing_once(obj: Obj) -> Obj:
+        nonlocal calls
+        calls += 1
+        if calls == 10:  # after several names went in
+            raise StatusError(503, "etcdserver: request timed out")
+        return await original(obj)
+
+    store.create = failing_once  # type: ignore[method-assign]
+    result = await applier.sync(ZONE, many_services(30), FED)
+    assert applier.stats.retries == 1 and applier.stats.replans == 0 and result.applied == 60
+    creates = [name for kind, name in store.writes if kind == "create"]
+    assert len(creates) == len(set(creates)) == 30  # the retry wrote only what was missing
+
+
+async def test_an_unreachable_api_is_retried() -> None:
+    from kfed.controllers.dns import FederationRecordSets
+    from kfed.members.client import Unreachable
+
+    class FlakyApi:
+        def __init__(self) -> None:
+            self.failures = 1
+            self.created: list[Obj] = []
+
+        async def request(self, method: str, path: str, *, body: Obj | None = None) -> Obj:
+            if self.failures:
+                self.failures -= 1
+                raise Unreachable("https://127.0.0.1:6443: ServerDisconnectedError")
+            assert method == "POST" and body is not None
+            self.created.append(body)
+            return {**body, "metadata": {**body["metadata"], "resourceVersion": "7"}}
+
+        async def get(self, path: str, **query: Any) -> Obj:
+            return {"items": [], "metadata": {}}
+
+    api = FlakyApi()
+    provider = make_provider("builtin", {"store": FederationRecordSets(api)})  # type: ignore[arg-type]
+    applier = ProviderApplier(provider)
+    applier.backoff = type(applier.backoff)(base=0.001, cap=0.002)
+    await applier.sync_service(ZONE, OWNER, [RecordSet(f"{P}.example.com.", "A", 60, ("192.0.2.1",))])
+    assert applier.stats.retries == 1 and [o["metadata"]["name"] for o in api.created] == [f"{P}.example.com"]
+

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from kfed.dns.names import InvalidNameError, ServiceNames, ZoneNameStyle
 from kfed.dns.records import (
@@ -241,3 +243,24 @@ def test_recordset_canonical_form() -> None:
     assert a == RecordSet("host.example.com.", "A", 60, ("10.0.0.10", "10.0.0.2"))
     assert a.data == ("10.0.0.2", "10.0.0.10")
     assert RecordSet("x.", "CNAME", 1, ("Target.Example.",)).data == ("target.example.",)
+
+
+@settings(max_examples=500, deadline=None)
+@given(value=st.one_of(
+    st.ip_addresses().map(str),
+    st.ip_addresses(v=4).map(lambda ip: ".".join(f"0{o}" if o < 10 else str(o) for o in ip.packed)),
+    st.lists(st.integers(-1, 300), min_size=3, max_size=5).map(lambda xs: ".".join(map(str, xs))),
+    st.text(alphabet="0123456789.:abcdefABCDEF٣ ", max_size=20),
+))
+def test_address_parsing_agrees_with_ipaddress(value: str) -> None:
+    """The fast dotted-quad path must accept, reject and order exactly as ipaddress does."""
+    import ipaddress
+
+    from kfed.dns.records import _ip
+
+    try:
+        ip = ipaddress.ip_address(value)
+    except ValueError:
+        assert _ip(value) is None
+    else:
+        assert _ip(value) == (ip.version, int(ip), str(ip))

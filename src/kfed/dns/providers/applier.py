@@ -6,6 +6,10 @@ each run plans from the zone as it is. Between syncs the applier keeps its own p
 (the last listing with every applied batch folded in), so at steady state, with nothing to change,
 a sync makes no provider call at all; `resync_interval` bounds how long that picture is trusted
 before the zone is listed again to notice changes made behind kfed's back.
+
+That picture is a ZoneIndex (by name and by owner): a sync of some Services without garbage
+collection (`collect_garbage=False`, or `sync_service`) plans over only the records those Services
+touch, so its cost follows their records, not the zone's size.
 """
 
 from __future__ import annotations
@@ -19,13 +23,15 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from kfed.dns.names import absolute
-from kfed.dns.plan import Batch, Conflict, Owner, Plan, apply_to, plan_changes, plan_zone
+from kfed.dns.plan import Batch, Conflict, Owner, Plan, plan_changes, plan_zone
 from kfed.dns.providers.base import DNSProvider, ProviderError
 from kfed.dns.providers.ratelimit import Backoff, Clock, Sleep, TokenBucket
+from kfed.dns.providers.zoneindex import ZoneIndex
 from kfed.dns.records import RecordSet
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+PLAN_ASIDE_NAMES = 2000  # plans over more names than this are computed in a worker thread
 
 
 @dataclass
@@ -52,7 +58,7 @@ class SyncResult:
 
 @dataclass
 class _ZoneState:
-    records: list[RecordSet]
+    index: ZoneIndex
     listed_at: float
 
 
@@ -92,16 +98,30 @@ class ProviderApplier:
 
     async def current(self, zone: str, *, refresh: bool = False) -> list[RecordSet]:
         """What the zone holds, listed now or remembered from the last sync."""
-        zone = absolute(zone)
+        return (await self._index(absolute(zone), refresh=refresh)).records()
+
+    async def _index(self, zone: str, *, refresh: bool = False) -> ZoneIndex:
         state = self._zones.get(zone)
         fresh = state is not None and (
             self.resync_interval is None or self._clock() - state.listed_at < self.resync_interval)
         if state is not None and fresh and not refresh:
-            return list(state.records)
+            return state.index
         records = await self._call(lambda: self.provider.list_records(zone))
         self.stats.lists += 1
-        self._zones[zone] = _ZoneState(list(records), self._clock())
-        return list(records)
+        index = ZoneIndex(records)
+        self._zones[zone] = _ZoneState(index, self._clock())
+        return index
+
+    async def owners(self, zone: str) -> frozenset[Owner]:
+        """The kfed owners (Services) the zone's markers name, from what the applier knows."""
+        zone = absolute(zone)
+        async with self._locks.setdefault(zone, asyncio.Lock()):
+            try:
+                index = await self._index(zone)
+            except ProviderError:
+                self.stats.failures += 1
+                raise
+            return index.owners()
 
     async def sync(
         self,
@@ -111,13 +131,24 @@ class ProviderApplier:
         *,
         collect_garbage: bool = True,
     ) -> SyncResult:
-        """Make `zone` hold `desired` for every Service of `federation` (see `plan_zone`)."""
-        return await self._sync(zone, lambda current: plan_zone(
-            desired, current, federation, zone=zone, collect_garbage=collect_garbage))
+        """Make `zone` hold `desired` for every Service of `federation` (see `plan_zone`).
+
+        Without `collect_garbage`, only the Services in `desired` are planned (one plan for all of
+        them, over the records they want or own): a Service mapped to no records loses all it owns.
+        """
+        if collect_garbage:
+            return await self._sync(zone, lambda index: plan_zone(desired, list(index), federation, zone=zone),
+                                    aside=True)
+        names = {r.name for records in desired.values() for r in records}
+        return await self._sync(zone, lambda index: plan_zone(
+            desired, index.around(names, desired), federation, zone=zone, collect_garbage=False),
+            aside=len(names) > PLAN_ASIDE_NAMES)
 
     async def sync_service(self, zone: str, owner: Owner, desired: Sequence[RecordSet]) -> SyncResult:
         """Make `zone` hold `desired` for one Service (an empty list removes all it owns)."""
-        return await self._sync(zone, lambda current: plan_changes(desired, current, owner, zone=zone))
+        names = {r.name for r in desired}
+        return await self._sync(zone, lambda index: plan_changes(
+            desired, index.around(names, [owner]), owner, zone=zone))
 
     async def apply_plan(self, zone: str, plan: Plan) -> int:
         """Apply `plan` batch by batch; returns the number of requests sent."""
@@ -127,7 +158,7 @@ class ProviderApplier:
             self.invalidate(zone)
             raise partial.error from None
 
-    async def _sync(self, zone: str, make_plan: Callable[[list[RecordSet]], Plan]) -> SyncResult:
+    async def _sync(self, zone: str, make_plan: Callable[[ZoneIndex], Plan], *, aside: bool = False) -> SyncResult:
         zone = absolute(zone)
         lock = self._locks.setdefault(zone, asyncio.Lock())
         async with lock:
@@ -135,11 +166,14 @@ class ProviderApplier:
             replans = 0
             while True:
                 try:
-                    current = await self.current(zone, refresh=replans > 0)
+                    current = await self._index(zone, refresh=replans > 0)
                 except ProviderError:
                     self.stats.failures += 1
                     raise
-                plan = make_plan(current)
+                # A plan over a whole zone of 1,000s of Services takes seconds: in a worker thread
+                # the event loop still gets its turns (the plan is pure, and the index is only
+                # changed under this zone's lock, below).
+                plan = await asyncio.to_thread(make_plan, current) if aside else make_plan(current)
                 try:
                     requests += await self._apply_counting(zone, plan)
                     applied += len(plan)
@@ -176,7 +210,7 @@ class ProviderApplier:
         self.stats.changes += len(batch)
         state = self._zones.get(zone)
         if state is not None:
-            state.records = apply_to(state.records, batch)
+            state.index.apply(batch)
 
     async def _call(self, op: Callable[[], Awaitable[T]]) -> T:
         """Run one provider call under the rate limit, retrying retryable errors with backoff."""

@@ -20,18 +20,31 @@ spec:
 Ownership is the object's labels and annotation rather than a TXT record: the plan's
 `_kfed-owner.<name>` markers are shown to it as TXT record sets when listing, and folded back into
 the object of `<name>` when applying. An object without kfed's label is someone else's: its
-records are listed (so the plan sees the name taken) and never changed.
+records are listed (so the plan sees the name taken) and never changed. (kfed's DNS server serves
+the objects' records only, so the markers do not show in the served zone; `kfed dns records
+--show-ownership` shows them from this provider's listing.)
+
+Throughput: a batch's names are independent objects, so they are written concurrently, at most
+`max_in_flight` at a time (32 by default): 56,000 objects one after another would take minutes
+however fast the API server is. The API server is kfed's own, not a metered cloud API, so
+batches are not paced by a request rate (`requests_per_second` only applies when set); a 429
+or 5xx answer is retried with backoff by the applier, and a retried batch only writes the names
+not yet written. What the provider remembers of each object is small (its resourceVersion,
+records and any labels or annotations not kfed's), not the object the API server returned.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import re
+import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from kfed.dns.names import absolute, relative
-from kfed.dns.plan import OWNER_TTL, Action, Change, Owner, owned_name, registry_name
+from kfed.dns.plan import OWNER_TTL, Action, Change, Owner, owned_name_of, registry_name
 from kfed.dns.providers.base import ProviderError, ProviderLimits
 from kfed.dns.records import DEFAULT_TTL, RecordSet, RecordType
 
@@ -51,11 +64,17 @@ class RecordSetConflict(Exception):
     """What a store raises when an object changed or appeared under it (HTTP 409, or 404 on update)."""
 
 
+class RecordSetStoreUnavailable(Exception):
+    """What a store raises when the API could not be reached or did not answer in time: retry."""
+
+
 class RecordSetStore(Protocol):
     """DNSRecordSet objects, as plain dicts, in some API. Errors carrying an HTTP `status`
     attribute are classified by it; `RecordSetConflict` means the zone must be listed again."""
 
-    async def list(self) -> list[Obj]: ...
+    async def list(self) -> list[Obj]:
+        """Every object (a new list: the provider empties it as it reads it)."""
+        ...
 
     async def create(self, obj: Obj) -> Obj: ...
 
@@ -85,9 +104,15 @@ def _store_error(what: str, err: Exception) -> ProviderError:
         if status >= 500:
             return ProviderError(f"{what}: {status} {err}", retryable=True)
         return ProviderError(f"{what}: {status} {err}", retryable=False)
+    if isinstance(err, RecordSetStoreUnavailable):
+        return ProviderError(f"{what}: {err}", retryable=True)
     if isinstance(err, OSError | TimeoutError):
         return ProviderError(f"{what}: {err!r}", retryable=True)
     return ProviderError(f"{what}: {err!r}", retryable=False)
+
+
+_KFED_LABELS = (MANAGED_BY_LABEL, FEDERATION_LABEL)
+DEFAULT_MAX_IN_FLIGHT = 32
 
 
 def _owner_of(obj: Obj) -> str | None:
@@ -96,7 +121,7 @@ def _owner_of(obj: Obj) -> str | None:
     if (meta.get("labels") or {}).get(MANAGED_BY_LABEL) != MANAGED_BY:
         return None
     text = (meta.get("annotations") or {}).get(OWNER_ANNOTATION)
-    return str(text) if text else None
+    return sys.intern(str(text)) if text else None  # one string for all the names of a Service
 
 
 def _records_of(obj: Obj) -> dict[str, RecordSet]:
@@ -111,83 +136,156 @@ def _records_of(obj: Obj) -> dict[str, RecordSet]:
     return out
 
 
+@dataclass(slots=True)
+class _Known:
+    """What the provider remembers of one object: enough to list it and to write it again."""
+
+    zone: str
+    name: str  # the DNS name (absolute)
+    resource_version: str
+    records: tuple[RecordSet, ...]
+    owner: str | None  # the owner text of an object kfed manages
+    labels: dict[str, str] | None  # labels other than kfed's own, kept as they were
+    annotations: dict[str, str] | None  # likewise
+
+    @classmethod
+    def of(cls, obj: Obj) -> _Known:
+        meta = obj.get("metadata") or {}
+        spec = obj.get("spec") or {}
+        owner = _owner_of(obj)
+        labels = dict(meta.get("labels") or {})
+        annotations = dict(meta.get("annotations") or {})
+        if owner is not None:
+            for key in _KFED_LABELS:
+                labels.pop(key, None)
+            annotations.pop(OWNER_ANNOTATION, None)
+        return cls(absolute(str(spec.get("zone", ""))), absolute(str(spec.get("name", ""))),
+                   str(meta.get("resourceVersion") or ""), tuple(_records_of(obj).values()), owner,
+                   labels or None, annotations or None)
+
+    def by_type(self) -> dict[str, RecordSet]:
+        return {r.type: r for r in self.records}
+
+
 class BuiltinProvider:
     name = "builtin"
 
-    def __init__(self, store: RecordSetStore, *, requests_per_second: float = 50.0) -> None:
+    def __init__(self, store: RecordSetStore, *, requests_per_second: float | None = None,
+                 max_in_flight: int = DEFAULT_MAX_IN_FLIGHT) -> None:
+        if max_in_flight < 1:
+            raise ValueError("max_in_flight must be at least 1")
         self.store = store
-        # A batch is one object write per name, against kfed's own API: no provider quota to respect.
-        self.limits = ProviderLimits(max_records=1000, max_chars=1_000_000,
-                                     requests_per_second=requests_per_second, burst=10)
-        self._objects: dict[str, Obj] | None = None  # by object name, as of the last list or write
+        self.max_in_flight = max_in_flight
+        # A "request" here is one batch: up to a few thousand names, each its own object write.
+        # Batches of a few thousand records keep the applier's progress counters moving and cost
+        # little in waits between batches. Unpaced unless asked: see the module docstring.
+        self.limits = ProviderLimits(max_records=5000, max_chars=10_000_000,
+                                     requests_per_second=requests_per_second or 1000.0,
+                                     burst=1 if requests_per_second else 1000)
+        self._known: dict[str, _Known] | None = None  # by object name, as of the last list or write
 
-    async def _load(self) -> dict[str, Obj]:
+    async def _load(self) -> dict[str, _Known]:
         try:
             items = await self.store.list()
         except Exception as err:  # noqa: BLE001 - classified for the applier
             raise _store_error("listing DNSRecordSets", err) from err
-        self._objects = {str(o["metadata"]["name"]): o for o in items}
-        return self._objects
+        known: dict[str, _Known] = {}
+        items.reverse()
+        while items:  # each object goes as soon as it is remembered: a listing of 56,000 is large
+            obj = items.pop()
+            known[str(obj["metadata"]["name"])] = _Known.of(obj)
+        self._known = known
+        return known
 
     async def list_records(self, zone: str) -> list[RecordSet]:
         zone = absolute(zone)
         out: list[RecordSet] = []
-        for obj in (await self._load()).values():
-            spec = obj.get("spec") or {}
-            if absolute(str(spec.get("zone", ""))) != zone:
+        for known in (await self._load()).values():
+            if known.zone != zone:
                 continue
-            out.extend(_records_of(obj).values())
-            owner = _owner_of(obj)
-            if owner is not None:
-                out.append(RecordSet(registry_name(str(spec.get("name", ""))), RecordType.TXT, OWNER_TTL,
-                                     (f'"{owner}"',)))
+            out.extend(known.records)
+            if known.owner is not None:
+                out.append(RecordSet(registry_name(known.name), RecordType.TXT, OWNER_TTL, (f'"{known.owner}"',)))
         return sorted(out, key=lambda r: r.key)
 
     async def apply(self, zone: str, batch: Sequence[Change]) -> None:
-        objects = self._objects if self._objects is not None else await self._load()
+        known = self._known if self._known is not None else await self._load()
+        zone = absolute(zone)
         groups: dict[str, list[Change]] = {}
         for change in batch:
-            groups.setdefault(owned_name(change.record.name) or change.record.name, []).append(change)
-        for name, changes in groups.items():
-            await self._apply_name(absolute(zone), name, changes, objects)
+            groups.setdefault(owned_name_of(change.record) or change.record.name, []).append(change)
+        pending = iter(groups.items())
+        failures: list[ProviderError] = []
 
-    async def _apply_name(self, zone: str, name: str, changes: list[Change], objects: dict[str, Obj]) -> None:
+        async def writer() -> None:
+            # Writers share one iterator: each takes the next name as it finishes one. After a
+            # failure no new write starts; those in flight finish, so `known` stays true.
+            for name, changes in pending:
+                if failures:
+                    return
+                try:
+                    await self._apply_name(zone, name, changes, known)
+                except ProviderError as err:
+                    failures.append(err)
+                    return
+
+        await asyncio.gather(*(writer() for _ in range(min(self.max_in_flight, len(groups)))))
+        if failures:
+            raise failures[0]
+
+    async def _apply_name(self, zone: str, name: str, changes: list[Change], known: dict[str, _Known]) -> None:
         key = object_name(name)
-        current = objects.get(key)
-        records = _records_of(current) if current is not None else {}
-        owner = _owner_of(current) if current is not None else None
+        current = known.get(key)
+        records = current.by_type() if current is not None else {}
+        owner = current.owner if current is not None else None
         for change in changes:
-            if owned_name(change.record.name) is not None:  # the ownership marker
+            if owned_name_of(change.record) is not None:  # the ownership marker
                 if change.action is Action.DELETE:
                     owner = None
                 else:
                     parsed = Owner.parse(change.record.data[0]) if change.record.data else None
-                    owner = change.record.data[0].strip('"') if parsed else None
+                    owner = sys.intern(change.record.data[0].strip('"')) if parsed else None
             elif change.action is Action.DELETE:
                 records.pop(change.record.type, None)
             else:
                 records[change.record.type] = change.record
+                name = change.record.name  # the same name, as a string the records already hold
         try:
             if not records:
                 if current is not None:
                     await self.store.delete(key)
-                    objects.pop(key, None)
+                    known.pop(key, None)
                 return
+            if (current is not None and current.zone == zone and current.name == name
+                    and current.owner == owner and current.by_type() == records):
+                return  # already so: this batch is being tried again after a retryable error
             desired = self._object(zone, name, key, records, owner, current)
             if current is None:
-                objects[key] = await self.store.create(desired)
+                written = await self.store.create(desired)
             else:
-                objects[key] = await self.store.update(desired)
+                written = await self.store.update(desired)
         except Exception as err:  # noqa: BLE001 - classified for the applier
-            self._objects = None  # whatever we thought the objects were, list them again
-            raise _store_error(f"writing DNSRecordSet {key}", err) from err
+            error = _store_error(f"writing DNSRecordSet {key}", err)
+            if not error.retryable:
+                self._known = None  # whatever we thought the objects were, list them again
+            raise error from err
+        extra_labels = current.labels if current is not None else None
+        extra_annotations = current.annotations if current is not None else None
+        if current is not None and current.owner is None and owner is not None:
+            # An object kfed takes over: kfed's own keys now live in `owner`, not among the extras.
+            extra_labels = {k: v for k, v in (extra_labels or {}).items() if k not in _KFED_LABELS} or None
+            extra_annotations = {k: v for k, v in (extra_annotations or {}).items()
+                                 if k != OWNER_ANNOTATION} or None
+        version = str((written or {}).get("metadata", {}).get("resourceVersion") or "")
+        known[key] = _Known(zone, name, version, tuple(sorted(records.values(), key=lambda r: r.type)), owner,
+                            extra_labels, extra_annotations)
 
     @staticmethod
     def _object(zone: str, name: str, key: str, records: dict[str, RecordSet], owner: str | None,
-                current: Obj | None) -> Obj:
+                current: _Known | None) -> Obj:
         meta: Obj = {"name": key}
-        labels = dict((current or {}).get("metadata", {}).get("labels") or {})
-        annotations = dict((current or {}).get("metadata", {}).get("annotations") or {})
+        labels = dict(current.labels or {}) if current is not None else {}
+        annotations = dict(current.annotations or {}) if current is not None else {}
         if owner is not None:
             parsed = Owner.parse(owner)
             labels[MANAGED_BY_LABEL] = MANAGED_BY
@@ -195,22 +293,22 @@ class BuiltinProvider:
                 labels[FEDERATION_LABEL] = parsed.federation
             annotations[OWNER_ANNOTATION] = owner
         else:
-            labels.pop(MANAGED_BY_LABEL, None)
-            labels.pop(FEDERATION_LABEL, None)
+            for label in _KFED_LABELS:
+                labels.pop(label, None)
             annotations.pop(OWNER_ANNOTATION, None)
         if labels:
             meta["labels"] = labels
         if annotations:
             meta["annotations"] = annotations
-        if current is not None and current.get("metadata", {}).get("resourceVersion"):
-            meta["resourceVersion"] = current["metadata"]["resourceVersion"]  # optimistic concurrency
+        if current is not None and current.resource_version:
+            meta["resourceVersion"] = current.resource_version  # optimistic concurrency
         return {
             "apiVersion": API_VERSION,
             "kind": KIND,
             "metadata": meta,
             "spec": {
                 "zone": zone,
-                "name": absolute(name),
+                "name": name,
                 "records": [{"type": r.type, "ttl": r.ttl, "data": list(r.data)}
                             for r in sorted(records.values(), key=lambda r: r.type)],
             },

@@ -8,7 +8,8 @@ Keys per provider (all optional unless said):
   secret_access_key, session_token, requests_per_second (5).
 - `clouddns`: project (required), managed_zone (else found by the zone's DNS name), endpoint_url,
   anonymous (no credentials: for emulators and tests), requests_per_second.
-- `builtin`: store (required): a `RecordSetStore` over the federation API.
+- `builtin`: store (required): a `RecordSetStore` over the federation API; max_in_flight (object
+  writes at a time, 32); requests_per_second (batches a second; unpaced unless set).
 
 Each provider module is imported only when asked for, so boto3 and the Google client load only
 where they are used.
@@ -55,12 +56,14 @@ def make_provider(name: str, config: Mapping[str, Any] | None = None) -> DNSProv
             raise ValueError("clouddns provider needs a project")
         return CloudDNSProvider(CloudDNSConfig(**config))
     if name == "builtin":
-        from kfed.dns.providers.builtin import BuiltinProvider
+        from kfed.dns.providers.builtin import DEFAULT_MAX_IN_FLIGHT, BuiltinProvider
 
-        _known(config, {"store", "requests_per_second"}, name)
+        _known(config, {"store", "requests_per_second", "max_in_flight"}, name)
         if "store" not in config:
             raise ValueError("builtin provider needs a store (the federation API's DNSRecordSets)")
-        return BuiltinProvider(config["store"], requests_per_second=float(config.get("requests_per_second", 50.0)))
+        rate = config.get("requests_per_second")
+        return BuiltinProvider(config["store"], requests_per_second=float(rate) if rate is not None else None,
+                               max_in_flight=int(config.get("max_in_flight", DEFAULT_MAX_IN_FLIGHT)))
     if name == "memory":
         from kfed.dns.providers.memory import InMemoryProvider
 
