@@ -26,3 +26,40 @@ def test_index_follows_adds_relabels_and_deletes() -> None:
     conn._index_slice("DELETED", b, b)
     assert conn.slices_for("default", "b") == [moved]
     assert conn.slices_for("other", "b") == []
+
+
+def test_slim_slice_keeps_what_shard_status_reads() -> None:
+    from kfed.controllers.shards import endpoint_counts
+    from kfed.members.connections import slim_slice
+
+    full = {
+        "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+        "metadata": {"name": "web-abc", "namespace": "default", "uid": "u1", "resourceVersion": "7",
+                     "labels": {"kubernetes.io/service-name": "web"},
+                     "annotations": {"endpoints.kubernetes.io/last-change-trigger-time": "2026-01-01T00:00:00Z"},
+                     "managedFields": [{"manager": "endpointslice-controller"}],
+                     "ownerReferences": [{"kind": "Service", "name": "web"}]},
+        "addressType": "IPv4",
+        "endpoints": [
+            {"addresses": ["10.0.0.1"], "conditions": {"ready": True}, "zone": "z1", "nodeName": "n1",
+             "targetRef": {"kind": "Pod", "name": "web-1"}},
+            {"addresses": ["10.0.0.2"], "conditions": {"ready": False}, "zone": "z2", "nodeName": "n2"},
+        ],
+        "ports": [{"name": "http", "port": 80, "protocol": "TCP"}],
+    }
+    slim = slim_slice(full)
+    assert endpoint_counts([slim]) == endpoint_counts([full]) == (1, ["z1"])
+    assert slim["metadata"] == {"name": "web-abc", "namespace": "default", "uid": "u1", "resourceVersion": "7",
+                                "labels": {"kubernetes.io/service-name": "web"}}
+    assert all(set(ep) == {"addresses", "conditions", "zone"} for ep in slim["endpoints"])
+    assert slim["ports"] == full["ports"]
+
+
+def test_informer_transform_drops_managed_fields_by_default() -> None:
+    from kfed.members.informer import Informer
+
+    inf = Informer(client=None, path="/api/v1/services")  # type: ignore[arg-type]
+    cached = inf.remember({"metadata": {"name": "web", "namespace": "default", "managedFields": [{"manager": "m"}]},
+                           "spec": {}})
+    assert "managedFields" not in cached["metadata"]
+    assert inf.cache["default/web"] is cached
