@@ -1,7 +1,7 @@
 """Simulated clusters at scale: memory of a big fleet, and readiness -> EndpointSlice watch latency.
 
-    .venv/bin/python bench/sim_bench.py                                   # 50 x (1,000 Services + 2,000 pods)
-    .venv/bin/python bench/sim_bench.py --clusters 5 --services 200 --pods 400 --flips 200   # quick
+    .venv/bin/python bench/sim_bench.py              # 50 x (1,000 Services + 2,000 pods), 3-4 minutes
+    .venv/bin/python bench/sim_bench.py --clusters 3 --services 300 --pods 600 --flips 100   # quick
 
 One process holds the fleet (as `kfed sim` would). Each cluster gets `--pods` pods (already
 placed on a node, as a scheduler would have done) labelled so that each of `--services` Services
@@ -12,7 +12,12 @@ federation's service controller would). The fleet flips the readiness of one ran
 time through the fault API (the kubelet writes the pod status, the endpoints controller the
 slice); the client reports when the slice event showing the change arrives. Latency = arrival in
 the client - the moment the fault was requested (CLOCK_MONOTONIC is shared by both processes).
-Prints Markdown for docs/benchmarks.md.
+The flips run in `--rounds` rounds, each with its own p99, to show how much of a tail is noise.
+
+The objects are created in process, through each cluster's ObjectService (HTTP would only add
+the client's work to the fleet's). The fleet manages the garbage collector itself, as in `kfed sim`
+(SimOptions.freeze_heap, see kfed.sim.heap); the client freezes what it listed, so that its own
+full collections are not counted as the fleet's latency. Prints Markdown for docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import os
 import platform
 import random
 import ssl
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -129,7 +135,9 @@ async def run_fleet(args: argparse.Namespace) -> dict[str, Any]:
     from kfed.sim.fleet import SimFleet
 
     data_dir = Path(tempfile.mkdtemp(prefix="kfed-sim-bench-"))
-    options = SimOptions(nodes_per_zone=2, pod_start_delay=0.0, pod_ready_delay=0.0, events=False)
+    # The garbage collector is left to the fleet (SimOptions.freeze_heap), as in `kfed sim`.
+    options = SimOptions(nodes_per_zone=2, pod_start_delay=0.0, pod_ready_delay=0.0, events=False,
+                         freeze_heap=args.freeze_heap)
     fleet = SimFleet(bench_layout(args.clusters), data_dir=data_dir, options=options, write_kubeconfig=False)
     baseline = rss_mib()[0]
     t0 = time.monotonic()
@@ -137,30 +145,31 @@ async def run_fleet(args: argparse.Namespace) -> dict[str, Any]:
     started = time.monotonic() - t0
     result: dict[str, Any] = {"start_s": started}
     try:
-        t0 = time.monotonic()
-        # Pods first, then Services: each Service's endpoints are then written once, not once per
-        # pod becoming ready.
-        for c in fleet.clusters:
-            await create_pods(c, args.services, args.pods)
-        progress(f"created {args.clusters * args.pods} pods", t0)
-        await wait_all(fleet, ready_pods, args.pods, "pods not ready")
-        progress("every pod ready", t0)
-        for c in fleet.clusters:
-            await create_services(c, args.services, args.service_type)
-        progress(f"created {args.clusters * args.services} services", t0)
-        await wait_all(fleet, ready_endpoints, args.pods, "endpoints not ready")
-        progress("every endpoint ready", t0)
-        await wait_all(fleet, settled, 1, "controllers still busy")
-        progress("every controller idle (load balancers allocated)", t0)
+        t0, cpu0 = time.monotonic(), time.process_time()
+        with GcPauses() as populate_gc:
+            # Pods first, then Services: each Service's endpoints are then written once, not once
+            # per pod becoming ready.
+            for c in fleet.clusters:
+                await create_pods(c, args.services, args.pods)
+            progress(f"created {args.clusters * args.pods} pods", t0)
+            await wait_all(fleet, ready_pods, args.pods, "pods not ready")
+            progress("every pod ready", t0)
+            for c in fleet.clusters:
+                await create_services(c, args.services, args.service_type)
+            progress(f"created {args.clusters * args.services} services", t0)
+            await wait_all(fleet, ready_endpoints, args.pods, "endpoints not ready")
+            progress("every endpoint ready", t0)
+            await wait_all(fleet, settled, 1, "controllers still busy")
+            progress("every controller idle (load balancers allocated)", t0)
         result["populate_s"] = time.monotonic() - t0
-        gc.collect()
-        if args.gc_freeze:
-            gc.freeze()
+        result["populate_cpu_s"] = time.process_time() - cpu0
+        result["populate_gc"] = populate_gc.summary()
         rss, peak = rss_mib()
         result.update(rss_mib=rss, peak_rss_mib=peak, baseline_mib=baseline)
-        print(f"  fleet ready: RSS {rss:.0f} MiB (peak {peak:.0f})", file=sys.stderr, flush=True)
+        print(f"  fleet ready: RSS {rss:.0f} MiB (peak {peak:.0f}); collector: {result['populate_gc']}",
+              file=sys.stderr, flush=True)
         result.update(await measure(fleet, args))
-        result["rss_after_watch_mib"] = rss_mib()[0]
+        result["rss_after_watch_mib"], result["peak_rss_after_watch_mib"] = rss_mib()
     finally:
         await fleet.stop()
     return result
@@ -201,13 +210,14 @@ async def measure(fleet: Any, args: argparse.Namespace) -> dict[str, Any]:
             for c in fleet.clusters]
     spec_path = fleet.data_dir / "client.json"
     spec_path.write_text(json.dumps(spec))
-    proc = await asyncio.create_subprocess_exec(sys.executable, __file__, "--client", str(spec_path),
+    client_args = ["--client", str(spec_path), *(["--client-no-freeze"] if args.client_no_freeze else [])]
+    proc = await asyncio.create_subprocess_exec(sys.executable, __file__, *client_args,
                                                 stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
     assert proc.stdout is not None
-    sent: list[tuple[tuple[str, str, bool], float]] = []
+    rounds: list[list[tuple[tuple[str, str, bool], float]]] = []
     arrived: dict[tuple[str, str, bool], list[float]] = {}
     synced = asyncio.Event()
-    result: dict[str, Any] = {}
+    result: dict[str, Any] = {"client_gc": "none"}
 
     async def read_client() -> None:
         assert proc.stdout is not None
@@ -219,6 +229,8 @@ async def measure(fleet: Any, args: argparse.Namespace) -> dict[str, Any]:
                 synced.set()
             elif "pod" in msg:
                 arrived.setdefault((msg["c"], msg["pod"], msg["ready"]), []).append(msg["t"])
+            elif "gc" in msg:
+                result["client_gc"] = msg["gc"]
 
     reader = asyncio.create_task(read_client())
     pauses = GcPauses()
@@ -227,20 +239,26 @@ async def measure(fleet: Any, args: argparse.Namespace) -> dict[str, Any]:
         pauses.__enter__()
         wall0, cpu0 = time.monotonic(), time.process_time()
         rng = random.Random(42)
-        for _ in range(args.flips):
-            cluster = rng.choice(fleet.clusters)
-            i = rng.randrange(args.pods)
-            pod = f"svc-{i * args.services // args.pods}-pod-{i}"
-            sent.append(((cluster.name, pod, False), time.monotonic()))
-            await fleet.make_unready(cluster.name, pod=pod)
-            await asyncio.sleep(args.interval)
-            sent.append(((cluster.name, pod, True), time.monotonic()))
-            await fleet.make_ready(cluster.name, pod=pod)
-            await asyncio.sleep(args.interval)
+        per_round = -(-args.flips // args.rounds)
+        for start in range(0, args.flips, per_round):
+            sent: list[tuple[tuple[str, str, bool], float]] = []
+            rounds.append(sent)
+            for _ in range(min(per_round, args.flips - start)):
+                cluster = rng.choice(fleet.clusters)
+                i = rng.randrange(args.pods)
+                pod = f"svc-{i * args.services // args.pods}-pod-{i}"
+                sent.append(((cluster.name, pod, False), time.monotonic()))
+                await fleet.make_unready(cluster.name, pod=pod)
+                await asyncio.sleep(args.interval)
+                sent.append(((cluster.name, pod, True), time.monotonic()))
+                await fleet.make_ready(cluster.name, pod=pod)
+                await asyncio.sleep(args.interval)
+        everything = [s for r in rounds for s in r]
         deadline = time.monotonic() + 30
-        while len(match(sent, arrived)) < len(sent) and time.monotonic() < deadline:
+        while len(match(everything, arrived)) < len(everything) and time.monotonic() < deadline:
             await asyncio.sleep(0.1)
         result["cpu_share"] = (time.process_time() - cpu0) / (time.monotonic() - wall0)
+        await asyncio.sleep(1.2)  # the client's last report of its own collections
     finally:
         if pauses in gc.callbacks:
             pauses.__exit__()
@@ -248,9 +266,12 @@ async def measure(fleet: Any, args: argparse.Namespace) -> dict[str, Any]:
         await proc.wait()
         reader.cancel()
     result["gc"] = pauses.summary()
-    latencies = match(sent, arrived)
-    result.update(flips=len(sent), seen=len(latencies), p50_ms=percentile(latencies, 0.5),
-                  p99_ms=percentile(latencies, 0.99), max_ms=max(latencies, default=float("nan")))
+    result["freezes"] = fleet.heap.freezes
+    latencies = match([s for r in rounds for s in r], arrived)
+    per_round_p99 = [percentile(match(r, arrived), 0.99) for r in rounds]
+    result.update(flips=sum(len(r) for r in rounds), seen=len(latencies), p50_ms=percentile(latencies, 0.5),
+                  p99_ms=percentile(latencies, 0.99), max_ms=max(latencies, default=float("nan")),
+                  round_p99_ms=per_round_p99, round_size=max(len(r) for r in rounds))
     return result
 
 
@@ -268,7 +289,7 @@ def match(sent: list[tuple[tuple[str, str, bool], float]], arrived: dict[tuple[s
 # -- the watching client (a separate process) ---------------------------------------------------
 
 
-async def client(clusters: list[dict[str, Any]]) -> None:
+async def client(clusters: list[dict[str, Any]], freeze: bool = True) -> None:
     import aiohttp
 
     state: dict[tuple[str, str], dict[str, bool]] = {}  # (cluster, slice) -> pod -> ready
@@ -309,9 +330,18 @@ async def client(clusters: list[dict[str, Any]]) -> None:
         t0 = time.monotonic()
         listed = await asyncio.gather(*(list_cluster(c) for c in clusters))
         list_s = time.monotonic() - t0
+        if freeze:
+            # What was listed stays for good: keep this process's own full collections (hundreds of
+            # ms over 50,000 decoded slices) out of the latencies it reports for the fleet.
+            gc.collect()
+            gc.freeze()
         watches = [asyncio.create_task(watch_cluster(c, rv)) for c, (rv, _) in zip(clusters, listed, strict=True)]
         await asyncio.sleep(0.5)  # the watches are established (the fleet waits for this line)
         print(json.dumps({"synced": True, "list_s": list_s, "slices": sum(n for _, n in listed)}), flush=True)
+        with GcPauses() as pauses:
+            while not all(w.done() for w in watches):
+                await asyncio.sleep(1.0)
+                print(json.dumps({"gc": pauses.summary()}), flush=True)
         await asyncio.gather(*watches)
 
 
@@ -324,15 +354,19 @@ def main() -> None:
     parser.add_argument("--services", type=int, default=1000)
     parser.add_argument("--pods", type=int, default=2000)
     parser.add_argument("--service-type", default="LoadBalancer", choices=["ClusterIP", "LoadBalancer"])
-    parser.add_argument("--flips", type=int, default=500, help="readiness changes measured (each: unready + ready)")
+    parser.add_argument("--flips", type=int, default=400, help="readiness changes measured (each: unready + ready)")
+    parser.add_argument("--rounds", type=int, default=4, help="the flips in this many rounds (a p99 each)")
     parser.add_argument("--interval", type=float, default=0.05, help="seconds between readiness changes")
-    parser.add_argument("--no-gc-freeze", dest="gc_freeze", action="store_false",
-                        help="do not gc.freeze() once populated (as `kfed sim` does after start): a full "
-                             "collection then walks the whole fleet (seconds at 50 clusters)")
+    parser.add_argument("--no-freeze-heap", dest="freeze_heap", action="store_false",
+                        help="SimOptions(freeze_heap=False): the collector's full collections then walk the "
+                             "whole fleet (1-3 s at 50 clusters)")
+    parser.add_argument("--client-no-freeze", action="store_true",
+                        help="the watching client does not gc.freeze() what it listed: its own full "
+                             "collections (100+ ms over 50,000 slices) then count in the latencies")
     parser.add_argument("--client", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.client:
-        asyncio.run(client(json.loads(Path(args.client).read_text())))
+        asyncio.run(client(json.loads(Path(args.client).read_text()), freeze=not args.client_no_freeze))
         return
     try:
         import uvloop
@@ -351,18 +385,27 @@ def main() -> None:
     print(f"- date: {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}\n")
     print("| measure | value |")
     print("|---|---|")
+    rounds = result["round_p99_ms"]
+    heap = "frozen by the fleet (SimOptions.freeze_heap)" if args.freeze_heap else "not frozen (--no-freeze-heap)"
     rows = [
         ("fleet start (API servers, nodes, controllers)", f"{result['start_s']:.1f} s"),
-        ("populate until every endpoint is ready", f"{result['populate_s']:.1f} s"),
+        ("populate until every endpoint is ready", f"{result['populate_s']:.1f} s "
+                                                   f"({result['populate_cpu_s']:.0f} s of CPU)"),
+        ("garbage collections while populating (CPU time)", f"{result['populate_gc']}; long-lived objects {heap}"),
         ("RSS with the fleet populated", f"{result['rss_mib']:.0f} MiB (peak {result['peak_rss_mib']:.0f} MiB)"),
         ("RSS after serving the watcher", f"{result['rss_after_watch_mib']:.0f} MiB"),
+        ("peak RSS, whole run", f"{result['peak_rss_after_watch_mib']:.0f} MiB"),
         ("client: list all EndpointSlices of every cluster", f"{result['client_list_s']:.2f} s "
                                                               f"({result['client_slices']} slices)"),
         ("readiness changes measured", f"{result['seen']} of {result['flips']}"),
         ("readiness change -> watcher's EndpointSlice event, p50", f"{result['p50_ms']:.1f} ms"),
         ("... p99", f"{result['p99_ms']:.1f} ms"),
         ("... max", f"{result['max_ms']:.1f} ms"),
-        ("garbage collections while measuring (CPU time)", result["gc"]),
+        (f"... p99 of each round of {result['round_size']} changes",
+         " / ".join(f"{x:.1f}" for x in rounds) + f" ms (median {statistics.median(rounds):.1f} ms)"),
+        ("garbage collections while measuring (CPU time)",
+         f"{result['gc']}; heap frozen {result['freezes']} times since start"),
+        ("the client's own garbage collections while measuring", result["client_gc"]),
         ("fleet process CPU while measuring (of one core)", f"{result['cpu_share']:.0%}"),
     ]
     for name, value in rows:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import gc
 import json
 import signal
 from pathlib import Path
@@ -93,10 +92,7 @@ async def _run(specs: list[ClusterSpec], data_dir: Path, options: Any, kubeconfi
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGHUP):
         loop.add_signal_handler(sig, stop.set)
-    await fleet.start()
-    # The fleet's objects live as long as the process: keep full garbage collections from walking
-    # them again and again (a pause of seconds with dozens of clusters).
-    gc.freeze()
+    await fleet.start()  # the fleet keeps full garbage collections short itself (kfed.sim.heap)
     control = ControlServer(fleet, data_dir)
     try:
         await control.start()

@@ -50,6 +50,9 @@ class SimOptions:
     decode_cache_size: int = 64
     bookmark_interval: float = 5.0
     watch_history: int = 5_000  # store events kept per cluster for watches that resume (memory!)
+    # Move the fleet's long-lived objects out of the garbage collector's sight (see kfed.sim.heap):
+    # process-wide, so a process that embeds a fleet for a moment may want it off.
+    freeze_heap: bool = True
 
 
 def sim_resources() -> list[ResourceType]:

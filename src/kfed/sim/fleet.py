@@ -11,6 +11,7 @@ from kfed.api.kubeconfig import merge_contexts
 from kfed.sim.addresses import AddressPlanner
 from kfed.sim.cluster import SimCluster, SimOptions
 from kfed.sim.faults import Fault, parse_fault
+from kfed.sim.heap import HeapFreezer
 from kfed.sim.layout import ClusterSpec, check_layout
 from kfed.sim.lbdns import LoadBalancerDns
 
@@ -37,6 +38,7 @@ class SimFleet:
         self._planner = AddressPlanner()
         self._clusters: dict[str, SimCluster] = {}
         self.kubeconfig_path: Path | None = None
+        self.heap = HeapFreezer()
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -47,6 +49,8 @@ class SimFleet:
                 self._new_cluster(spec)
             await asyncio.gather(*(c.start() for c in self._clusters.values()))
             self._merge_kubeconfig(list(self._clusters.values()))
+            if self.options.freeze_heap:
+                self.heap.start()
         except BaseException:
             await self.stop()
             raise
@@ -62,6 +66,7 @@ class SimFleet:
             self.kubeconfig_path = merge_contexts([c.kubeconfig_entry() for c in clusters], self.kubeconfig)
 
     async def stop(self) -> None:
+        self.heap.stop()
         await asyncio.gather(*(c.stop() for c in self._clusters.values()), return_exceptions=True)
         await self.dns.stop()
 
