@@ -15,8 +15,9 @@ import base64
 import builtins
 import copy
 import logging
+import os
 import secrets
-import uuid
+import threading
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -25,7 +26,8 @@ from typing import Any
 from kfed.api import codec
 from kfed.api import errors as E
 from kfed.api.selectors import FieldSelector, LabelSelector, parse_field_selector, parse_label_selector
-from kfed.model.resource import Obj, ResourceType
+from kfed.model import validation
+from kfed.model.resource import CauseType, FieldCause, Obj, ResourceType
 from kfed.storage.protocol import (
     CompactedError,
     ConflictError,
@@ -74,6 +76,40 @@ class WriteOptions:
 
 #: Hook that records field ownership after a write: (rt, old, new, manager, operation, subresource).
 ManagedFieldsHook = Callable[[ResourceType, Obj | None, Obj, str, str, str], None]
+
+
+class _RandomPool:
+    """os.urandom read 4 KiB at a time: a system call per uid costs more than the rest of it."""
+
+    def __init__(self) -> None:
+        self._data = b""
+        self._at = 0
+        self._lock = threading.Lock()
+        if hasattr(os, "register_at_fork"):
+            os.register_at_fork(after_in_child=self._forget)  # a child must not reuse the parent's bytes
+
+    def _forget(self) -> None:
+        self._data, self._at, self._lock = b"", 0, threading.Lock()
+
+    def take(self, n: int) -> bytes:
+        with self._lock:  # no two callers (threads) may get the same bytes
+            if self._at + n > len(self._data):
+                self._data, self._at = os.urandom(4096), 0
+            chunk = self._data[self._at:self._at + n]
+            self._at += n
+            return chunk
+
+
+_random_pool = _RandomPool()
+
+
+def new_uid() -> str:
+    """A random (version 4) UUID as text, as str(uuid.uuid4()) writes it."""
+    raw = bytearray(_random_pool.take(16))
+    raw[6] = (raw[6] & 0x0F) | 0x40  # version 4
+    raw[8] = (raw[8] & 0x3F) | 0x80  # the RFC 4122 variant
+    h = raw.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def _random_suffix(n: int = 5) -> str:
@@ -349,7 +385,7 @@ class ObjectService:
             meta.pop(f, None)
         if not meta.get("name") and meta.get("generateName"):
             meta["name"] = meta["generateName"] + _random_suffix()
-        meta["uid"] = str(uuid.uuid4())
+        meta["uid"] = new_uid()
         meta["creationTimestamp"] = codec.now_rfc3339()
         meta["generation"] = 1
         rt.strategy.default(obj)
@@ -714,8 +750,6 @@ class ObjectService:
 
 
 def _forbidden(path: str, message: str) -> Any:
-    from kfed.model.resource import CauseType, FieldCause
-
     return FieldCause(CauseType.FORBIDDEN, path, message)
 
 
@@ -746,8 +780,6 @@ def _same_object(a: Obj, b: Obj) -> bool:
 
 def validate_meta(rt: ResourceType, obj: Obj, old: Obj | None) -> list[Any]:
     """ObjectMeta rules common to all kinds (name, namespace, labels, annotations, finalizers)."""
-    from kfed.model import validation
-
     fn = getattr(validation, "validate_object_meta", None)
     if fn is None:
         return []

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeGuard
 
 from kfed.model.resource import CauseType, FieldCause
 from kfed.model.schema import Schema, is_int_or_string, is_quantity, preserves_unknown
@@ -29,35 +29,55 @@ QUANTITY_FORMAT_MESSAGE = ("quantities must match the regular expression "
                            "'^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'")
 
 
+# a tuple, not `dict | list`: that expression builds a new union object every time it runs
+_CONTAINERS = (dict, list)
+
+
+def _is_mapping(value: Any) -> TypeGuard[Mapping[str, Any]]:
+    # schemas are plain dicts: skip the slower abstract-class check for them
+    return type(value) is dict or isinstance(value, Mapping)
+
+
 def _join(path: str, name: str) -> str:
     return f"{path}.{name}" if path else name
 
 
 def _unknown(obj: Any, schema: Mapping[str, Any], path: str, out: list[str], prune: bool) -> None:
+    # Only maps and lists can hold unknown fields: scalars are never descended into (and their
+    # paths never built), which is most of an object.
     if isinstance(obj, dict):
         properties = schema.get("properties")
         extra = schema.get("additionalProperties")
-        if isinstance(properties, Mapping):
-            keep_unknown = preserves_unknown(schema)
-            for name in list(obj):
+        if _is_mapping(properties):
+            keep_unknown: bool | None = None
+            for name in list(obj) if prune else obj:
                 sub = properties.get(name)
                 if sub is not None:
-                    _unknown(obj[name], sub, _join(path, name), out, prune)
-                elif isinstance(extra, Mapping):
-                    _unknown(obj[name], extra, f"{path}[{name}]", out, prune)
-                elif not keep_unknown and extra is not True:
-                    out.append(_join(path, name))
-                    if prune:
-                        del obj[name]
-        elif isinstance(extra, Mapping):
+                    value = obj[name]
+                    if isinstance(value, _CONTAINERS):
+                        _unknown(value, sub, _join(path, name), out, prune)
+                elif _is_mapping(extra):
+                    value = obj[name]
+                    if isinstance(value, _CONTAINERS):
+                        _unknown(value, extra, f"{path}[{name}]", out, prune)
+                else:
+                    if keep_unknown is None:
+                        keep_unknown = preserves_unknown(schema)
+                    if not keep_unknown and extra is not True:
+                        out.append(_join(path, name))
+                        if prune:
+                            del obj[name]
+        elif _is_mapping(extra):
             for name, value in obj.items():
-                _unknown(value, extra, f"{path}[{name}]", out, prune)
+                if isinstance(value, _CONTAINERS):
+                    _unknown(value, extra, f"{path}[{name}]", out, prune)
         # An object schema with neither properties nor a value schema is free-form.
     elif isinstance(obj, list):
         items = schema.get("items")
-        if isinstance(items, Mapping):
+        if _is_mapping(items):
             for index, value in enumerate(obj):
-                _unknown(value, items, f"{path}[{index}]", out, prune)
+                if isinstance(value, _CONTAINERS):
+                    _unknown(value, items, f"{path}[{index}]", out, prune)
 
 
 def find_unknown_fields(obj: Any, schema: Schema) -> list[str]:

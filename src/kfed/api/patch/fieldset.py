@@ -16,7 +16,7 @@ sets under a path element). In FieldsV1 JSON a member with children is written w
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -153,6 +153,31 @@ class FieldSet:
                 children[pe] = rest
         return FieldSet(self.members - other.members, children)
 
+    def remove(self, other: FieldSet) -> None:
+        """In place: `difference`, for a set nobody else holds (saves copying it)."""
+        if other.members and self.members:
+            self.members -= other.members
+        for pe, theirs in other.children.items():
+            mine = self.children.get(pe)
+            if mine is not None:
+                mine.remove(theirs)
+                if not mine:
+                    del self.children[pe]
+
+    def remove_recursive(self, other: FieldSet) -> None:
+        """In place: `recursive_difference`, for a set nobody else holds."""
+        if other.members:
+            if self.members:
+                self.members -= other.members
+            for pe in other.members:
+                self.children.pop(pe, None)
+        for pe, theirs in other.children.items():
+            mine = self.children.get(pe)
+            if mine is not None:
+                mine.remove_recursive(theirs)
+                if not mine:
+                    del self.children[pe]
+
     def intersection(self, other: FieldSet | None) -> FieldSet:
         if other is None:
             return FieldSet()
@@ -170,12 +195,13 @@ class FieldSet:
     def to_fields_v1(self) -> Obj:
         """The FieldsV1 JSON object (`{"f:spec": {"f:ports": {...}}}`), keys in kube's order."""
         out: Obj = {}
-        for pe in sorted(self.members | self.children.keys(), key=pe_sort_key):
-            child = self.children.get(pe)
+        members, children = self.members, self.children
+        for pe in sorted_pes(members | children.keys() if children else members):
+            child = children.get(pe)
             if child is None:
                 out[pe] = {}
                 continue
-            node: Obj = {".": {}} if pe in self.members else {}
+            node: Obj = {".": {}} if pe in members else {}
             node.update(child.to_fields_v1())
             out[pe] = node
         return out
@@ -224,6 +250,18 @@ def canonical_pe(pe: str) -> str:
     if kind == "v":
         return value_pe(decoded)
     raise ValueError(f"invalid path element {pe!r}")
+
+
+def sorted_pes(pes: Iterable[str]) -> list[str]:
+    """sorted(pes, key=pe_sort_key), by plain string order where that is the same thing.
+
+    Field elements (`f:...`) sort by name, which is their string order; and in string order
+    `f:` comes before `i:`, `k:` and `v:`, so a last element that is a field means all are.
+    """
+    ordered = sorted(pes)
+    if ordered and ordered[-1][0] != "f":
+        ordered.sort(key=pe_sort_key)
+    return ordered
 
 
 @lru_cache(maxsize=8192)

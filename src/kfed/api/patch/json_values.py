@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import orjson
+
 
 def json_copy(value: Any) -> Any:
     """A copy of a JSON value (dicts, lists, scalars) that shares no container with the original.
@@ -31,11 +33,35 @@ def go_json(value: Any, *, sort_keys: bool = False) -> str:
     The characters Go escapes can only occur inside JSON strings, so replacing them in the
     encoded text is safe.
     """
-    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, sort_keys=sort_keys)
+    text = _encode(value, sort_keys)
     for raw, escaped in _GO_ESCAPES:
         if raw in text:
             text = text.replace(raw, escaped)
     return text
+
+
+def _encode(value: Any, sort_keys: bool) -> str:
+    # orjson writes strings, integers, booleans and null byte for byte as the stdlib encoder does
+    # (same short escapes, lowercase \u00XX, UTF-8 kept); floats it writes differently (1e-7 for
+    # 1e-07), and it refuses lone surrogates, non-string keys and integers past 64 bits: those
+    # values keep the stdlib encoder, so the text never depends on which encoder ran.
+    if _orjson_safe(value):
+        try:
+            return orjson.dumps(value, option=orjson.OPT_SORT_KEYS if sort_keys else 0).decode()
+        except (orjson.JSONEncodeError, UnicodeDecodeError):
+            pass
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, sort_keys=sort_keys)
+
+
+def _orjson_safe(value: Any) -> bool:
+    kind = type(value)
+    if kind is str or kind is int or kind is bool or value is None:
+        return True
+    if kind is dict:
+        return all(type(k) is str and _orjson_safe(v) for k, v in value.items())
+    if kind is list:
+        return all(_orjson_safe(v) for v in value)
+    return False
 
 
 def go_value_string(value: Any) -> str:

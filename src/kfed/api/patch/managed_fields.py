@@ -11,8 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
+from kfed.api.patch.created_fields import created_fields_v1
 from kfed.api.patch.fields import compare_fields
 from kfed.api.patch.fieldset import FieldSet, field_pe
 from kfed.api.patch.json_values import go_json
@@ -74,14 +76,8 @@ class ManagedFieldsEntry:
         return text
 
     def to_dict(self) -> Obj:
-        entry: Obj = {"manager": self.manager, "operation": self.operation, "apiVersion": self.api_version}
-        if self.time is not None:
-            entry["time"] = self.time
-        entry["fieldsType"] = FIELDS_V1
-        entry["fieldsV1"] = self.fields.to_fields_v1()
-        if self.subresource:
-            entry["subresource"] = self.subresource
-        return entry
+        return entry_dict(self.manager, self.operation, self.api_version, self.time, self.fields.to_fields_v1(),
+                          self.subresource)
 
     @classmethod
     def from_dict(cls, data: Any) -> ManagedFieldsEntry:
@@ -106,6 +102,22 @@ class ManagedFieldsEntry:
 
 
 Managers = dict[Identity, ManagedFieldsEntry]
+
+# The tests turn this off to check the create shortcut against the general path.
+_CREATE_SHORTCUT = True
+
+
+def entry_dict(manager: str, operation: str, api_version: str, time: str | None, fields_v1: Obj,
+               subresource: str = "") -> Obj:
+    """One metav1.ManagedFieldsEntry as JSON, its keys in kube-apiserver's order."""
+    entry: Obj = {"manager": manager, "operation": operation, "apiVersion": api_version}
+    if time is not None:
+        entry["time"] = time
+    entry["fieldsType"] = FIELDS_V1
+    entry["fieldsV1"] = fields_v1
+    if subresource:
+        entry["subresource"] = subresource
+    return entry
 
 
 def decode_managed_fields(entries: Any) -> Managers:
@@ -145,6 +157,19 @@ def owned_only(fields: FieldSet, reset: FieldSet | None = None) -> FieldSet:
     if reset is not None and reset:
         out = out.recursive_difference(reset)
     return out
+
+
+@lru_cache(maxsize=64)
+def _shared_reset_set(reset_fields: tuple[tuple[str, ...], ...]) -> FieldSet:
+    # shared between calls: only ever read
+    return reset_field_set(reset_fields)
+
+
+def _keep_owned(fields: FieldSet, reset: FieldSet) -> None:
+    """owned_only, in place on a set nobody else holds."""
+    fields.remove(_STRIPPED)
+    if reset:
+        fields.remove_recursive(reset)
 
 
 def cap_update_managers(managers: Managers) -> None:
@@ -209,10 +234,21 @@ def update_managed_fields(old: Obj | None, new: Obj, *, manager: str, operation:
         if not managers:
             managers = _decode_or_empty(old_entries)
 
-    reset = reset_field_set(reset_fields)
+    reset = _shared_reset_set(tuple(tuple(path) for path in reset_fields))
+    if not old and not managers and _CREATE_SHORTCUT:
+        # A create that nobody owns anything of yet: the writer owns every field it set.
+        owned = created_fields_v1(new, schema, strip=_STRIPPED, reset=reset)
+        if owned:
+            meta["managedFields"] = [entry_dict(manager, operation, api_version, now, owned, subresource)]
+        else:
+            meta.pop("managedFields", None)
+        return
     comparison = compare_fields(old, new, schema)
-    changed = owned_only(comparison.changed(), reset)
-    removed = owned_only(comparison.removed, reset)
+    # The comparison's sets are this call's own: trimmed in place rather than copied.
+    changed = comparison.added.union(comparison.modified) if comparison.modified else comparison.added
+    _keep_owned(changed, reset)
+    removed = comparison.removed
+    _keep_owned(removed, reset)
     if changed or removed:
         for entry in managers.values():
             entry.fields = entry.fields.difference(changed).difference(removed)

@@ -115,3 +115,78 @@ def key_default(item_schema: Obj, key: str) -> Any:
     """The schema default of a list-map key field (structured-merge-diff fills missing keys with it)."""
     sub = field_schema(item_schema, key)
     return sub.get("default")
+
+
+_MAX_REMEMBERED_KEYS = 256
+
+
+class SchemaNode:
+    """The answers above for one schema node, worked out once: walking every value of every write
+    asks them again and again of the same few nodes of a kind's schema.
+
+    Children are built on first use and kept; a map's entries (additionalProperties) share one
+    child, so the tree stays as small as the schema whatever keys the objects use.
+    """
+
+    __slots__ = ("schema", "atomic_map", "has_properties", "_fields", "_extra", "_items", "_list_type")
+
+    def __init__(self, schema: Obj) -> None:
+        self.schema = schema  # resolved
+        self.atomic_map = map_is_atomic(schema)
+        self.has_properties = "properties" in schema
+        self._fields: dict[str, SchemaNode] = {}
+        self._extra: SchemaNode | None = None
+        self._items: SchemaNode | None = None
+        self._list_type: tuple[ListType, tuple[str, ...]] | None = None
+
+    def field(self, name: str) -> SchemaNode:
+        """field_schema(schema, name), as a node."""
+        node = self._fields.get(name)
+        if node is not None:
+            return node
+        props = self.schema.get("properties")
+        sub = props.get(name) if props is not None else None
+        if sub is None:
+            node = self._additional()
+            if len(self._fields) < _MAX_REMEMBERED_KEYS:
+                self._fields[name] = node  # a map's keys: remembered up to a bound
+            return node
+        node = self._fields[name] = SchemaNode(resolve(sub))
+        return node
+
+    def _additional(self) -> SchemaNode:
+        if self._extra is None:
+            extra = self.schema.get("additionalProperties")
+            self._extra = SchemaNode(resolve(extra)) if isinstance(extra, dict) else _EMPTY_NODE
+        return self._extra
+
+    def items(self) -> SchemaNode:
+        """items_schema(schema), as a node."""
+        if self._items is None:
+            self._items = SchemaNode(items_schema(self.schema))
+        return self._items
+
+    def list_type(self) -> tuple[ListType, tuple[str, ...]]:
+        if self._list_type is None:
+            self._list_type = list_type(self.schema)
+        return self._list_type
+
+
+_EMPTY_NODE = SchemaNode(EMPTY)
+# Root nodes by the identity of the schema they view. Each entry holds its schema, so no other
+# object can take over that identity while the entry lives; the bound keeps schemas built on the
+# fly (tests) from piling up.
+_ROOTS: dict[int, tuple[Obj, SchemaNode]] = {}
+_MAX_ROOTS = 256
+
+
+def schema_node(schema: Any) -> SchemaNode:
+    """The (shared, cached) node for a whole object's schema. Schemas must not change once used."""
+    found = _ROOTS.get(id(schema))
+    if found is not None and found[0] is schema:
+        return found[1]
+    node = SchemaNode(resolve(schema))
+    if len(_ROOTS) >= _MAX_ROOTS:
+        _ROOTS.clear()
+    _ROOTS[id(schema)] = (schema, node)
+    return node
