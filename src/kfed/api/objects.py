@@ -654,58 +654,37 @@ class ObjectService:
                             ) -> AsyncIterator[WatchItem]:
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + timeout
-        it = watcher.__aiter__()
         try:
             for item in initial:
                 yield item
             if initial_end_bookmark and allow_bookmarks:
                 yield self._bookmark(rt, start, initial_end=True)
-            pending: asyncio.Task[Any] | None = None
-            if not allow_bookmarks and deadline is None:
-                # Nothing to do between events: await the store's watcher directly, with no task
-                # per event (1,000 watchers of one resource make this the hot path).
-                while True:
-                    try:
-                        batch = await it.__anext__()
-                    except StopAsyncIteration:
-                        return
-                    except StoreError as e:
-                        yield WatchItem("ERROR", E.gone(f"watch ended: {e}").status())
-                        return
-                    for ev in batch:
-                        event_item = self._event_item(ev, match)
-                        if event_item is not None:
-                            yield event_item
             while True:
+                # One future and at most one timer per wait (no task per event): 1,000 watchers
+                # of one resource, as client-go sends them (bookmarks, timeoutSeconds), make this
+                # the hot path of every write.
                 wait = self.bookmark_interval if allow_bookmarks else None
                 if deadline is not None:
                     left = deadline - loop.time()
                     if left <= 0:
                         return
                     wait = left if wait is None else min(wait, left)
-                if pending is None:
-                    pending = asyncio.ensure_future(it.__anext__())
-                done, _ = await asyncio.wait({pending}, timeout=wait)
-                if not done:
-                    if allow_bookmarks and (deadline is None or loop.time() < deadline):
-                        yield self._bookmark(rt, watcher.revision)
-                    continue
                 try:
-                    batch = pending.result()
+                    batch = await watcher.next_batch(wait)
                 except StopAsyncIteration:
                     return
                 except StoreError as e:
                     yield WatchItem("ERROR", E.gone(f"watch ended: {e}").status())
                     return
-                finally:
-                    pending = None
+                if batch is None:  # a quiet interval
+                    if allow_bookmarks and (deadline is None or loop.time() < deadline):
+                        yield self._bookmark(rt, watcher.revision)
+                    continue
                 for ev in batch:
                     event_item = self._event_item(ev, match)
                     if event_item is not None:
                         yield event_item
         finally:
-            if "pending" in locals() and pending is not None:
-                pending.cancel()
             await watcher.close()
 
     def _event_item(self, ev: Any, match: Callable[[Obj], bool] | None) -> WatchItem | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 from pathlib import Path
 
 import click
@@ -45,6 +46,12 @@ async def _run(data_dir: Path, bind: str, port: int, store_url: str | None, kube
     server = ApiServer(ApiServerConfig(data_dir=data_dir, resources=list(FEDERATION_RESOURCES), bind=bind, port=port,
                                        store_url=store_url, bootstrap_namespaces=FEDERATION_NAMESPACES))
     await server.start()
+    # What start-up built (modules, schemas, the store's first load) lives as long as the process:
+    # move it out of the collector's way, and collect the young generation less often. Full
+    # collections over it were 40-60 ms pauses and most of the sustained-load p99 spikes.
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(10_000, 20, 20)
     try:
         if not no_kubeconfig:
             path = merge_contexts([server.kubeconfig_entry()], kubeconfig)

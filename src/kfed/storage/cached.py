@@ -72,16 +72,30 @@ class MemoryJournal:
 
 
 class _Watcher:
+    """Batches for one watch, in a deque with at most one waiting consumer.
+
+    No asyncio.Queue and no task per batch: with a thousand watchers of one resource every write
+    wakes a thousand of these, and `next_batch(timeout)` lets a consumer wait for a batch or a
+    bookmark's timeout with one future and one timer handle.
+    """
+
     def __init__(self, store: CachedStore, prefix: str, start_revision: int, max_backlog: int) -> None:
         self._store = store
         self.prefix = prefix
         # Complete up to here; a watch from a future revision counts as complete up to the present.
         self.revision = min(start_revision, store._revision)
         self._after = start_revision  # only changes after this revision are for this watcher
-        self._queue: asyncio.Queue[list[WatchEvent] | None] = asyncio.Queue()
+        self._batches: deque[list[WatchEvent] | None] = deque()  # None: the end
+        self._waiter: asyncio.Future[None] | None = None
         self._max_backlog = max_backlog
         self._dropped = False
         self._closed = False
+
+    def _put(self, batch: list[WatchEvent] | None) -> None:
+        self._batches.append(batch)
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     def offer(self, events: list[WatchEvent], revision: int) -> None:
         if self._closed:
@@ -89,14 +103,14 @@ class _Watcher:
         after, prefix = self._after, self.prefix
         mine = [e for e in events if e.kv.mod_revision > after and e.kv.key.startswith(prefix)]
         if mine:
-            if self._queue.qsize() >= self._max_backlog:
+            if len(self._batches) >= self._max_backlog:
                 self._dropped = True
                 self._closed = True
-                self._queue.put_nowait(None)
+                self._put(None)
                 self._store._watchers.discard(self)
                 return
-            self._queue.put_nowait(mine)
-        elif self._queue.empty():
+            self._put(mine)
+        elif not self._batches:
             # Nothing pending for this watcher: it is complete up to the new revision.
             self.revision = max(self.revision, revision)
 
@@ -104,25 +118,47 @@ class _Watcher:
         return self
 
     async def __anext__(self) -> list[WatchEvent]:
-        # A method rather than an async generator: a caller may cancel a pending __anext__
-        # (to send a bookmark, say) and call it again; Queue.get loses nothing when cancelled,
-        # where a cancelled generator would be finished for good.
-        batch = await self._queue.get()
-        if batch is None:
-            self._queue.put_nowait(None)  # stay ended for later calls
+        while True:
+            batch = await self.next_batch(None)
+            if batch is not None:
+                return batch
+
+    async def next_batch(self, timeout: float | None) -> list[WatchEvent] | None:
+        """The next batch, or None if `timeout` seconds pass first. Ends with StopAsyncIteration
+        (closed) or StoreError (dropped). Cancelling a wait loses nothing."""
+        if not self._batches:
+            loop = asyncio.get_running_loop()
+            waiter = self._waiter = loop.create_future()
+            timer = loop.call_later(timeout, _wake, waiter) if timeout is not None else None
+            try:
+                await waiter
+            finally:
+                self._waiter = None
+                if timer is not None:
+                    timer.cancel()
+            if not self._batches:
+                return None
+        batch = self._batches[0]
+        if batch is None:  # stay ended for later calls
             if self._dropped:
                 raise StoreError("watcher dropped: it fell too far behind")
             raise StopAsyncIteration
+        self._batches.popleft()
         self.revision = max(self.revision, batch[-1].revision)
-        if self._queue.empty():
+        if not self._batches:
             self.revision = max(self.revision, self._store._revision_seen_by_watchers)
         return batch
 
     async def close(self) -> None:
         if not self._closed:
             self._closed = True
-            self._queue.put_nowait(None)
+            self._put(None)
         self._store._watchers.discard(self)
+
+
+def _wake(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
 
 
 @dataclass(slots=True)
@@ -335,7 +371,7 @@ class CachedStore:
         if start_revision < self._revision:
             backlog = [e for e in self._history if e.revision > start_revision and e.kv.key.startswith(prefix)]
             if backlog:
-                w._queue.put_nowait(backlog)
+                w._put(backlog)
             else:
                 w.revision = self._revision
         self._watchers.add(w)

@@ -459,6 +459,15 @@ class EtcdWatcher:
             self.revision = max(self.revision, batch[-1].revision)
             return batch
 
+    async def next_batch(self, timeout: float | None) -> list[WatchEvent] | None:
+        """The next batch, or None after `timeout` seconds (Queue.get loses nothing when cancelled)."""
+        if timeout is None:
+            return await self.__anext__()
+        try:
+            return await asyncio.wait_for(self.__anext__(), timeout)
+        except TimeoutError:
+            return None
+
     async def close(self) -> None:
         self._store._watchers.discard(self)
         if self._closed:

@@ -101,6 +101,11 @@ class Watcher(Protocol):
 
     def __aiter__(self) -> AsyncIterator[list[WatchEvent]]: ...
 
+    async def next_batch(self, timeout: float | None) -> list[WatchEvent] | None:
+        """The next batch, or None when `timeout` seconds pass first (None: wait for ever).
+        Ends like iteration does; cancelling a wait loses no event."""
+        ...
+
     async def close(self) -> None: ...
 
 
