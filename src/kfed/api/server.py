@@ -19,10 +19,10 @@ from typing import Any
 
 from aiohttp import web
 
-from kfed.api import codec
+from kfed.api import codec, patch
 from kfed.api.auth import Role, TokenAuthenticator, User
 from kfed.api.certs import CertPaths, ensure_serving_certs
-from kfed.api.http import ApiApp
+from kfed.api.http import ApiApp, status_reset_fields
 from kfed.api.kubeconfig import ContextEntry
 from kfed.api.namespaces import NamespaceFinalizer
 from kfed.api.objects import ObjectService
@@ -60,9 +60,6 @@ def _managed_fields_hook(rt: ResourceType, old: Obj | None, new: Obj, manager: s
                          subresource: str) -> None:
     if operation == "Apply":
         return  # server-side apply computed ownership itself
-    from kfed.api import patch
-    from kfed.api.http import status_reset_fields
-
     patch.update_managed_fields(old, new, manager=manager, operation=operation, schema=rt.schema,
                                 api_version=rt.group_version, now=codec.now_rfc3339(), subresource=subresource,
                                 reset_fields=status_reset_fields(rt, subresource))

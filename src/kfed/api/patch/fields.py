@@ -161,14 +161,18 @@ def compare_fields(old: Obj | None, new: Obj, schema: Obj) -> Comparison:
 def compare_versions(old: Obj | None, new: Obj, schema: Obj) -> Comparison:
     """compare_fields by walking both versions side by side (any `old`, None included)."""
     added, modified, removed = FieldSet(), FieldSet(), FieldSet()
-    schema = resolve(schema)
+    root = schema_node(schema)
     lhs = without_managed_fields(old) if old is not None else {}
     rhs = without_managed_fields(new)
     for key in {**lhs, **rhs}:
-        pe = field_pe(key)
-        sub = field_schema(schema, key)
         before, after = lhs.get(key, ABSENT), rhs.get(key, ABSENT)
-        if "properties" in sub and isinstance(before, dict | _Absent) and isinstance(after, dict | _Absent):
+        if before is after and type(before) in _CONTAINERS:
+            # The very same container (a /status write carries spec over from the old object by
+            # reference) is equal to itself, so _compare would find nothing: skip even its ==.
+            continue
+        pe = "f:" + key
+        sub = root.field(key)
+        if sub.has_properties and isinstance(before, dict | _Absent) and isinstance(after, dict | _Absent):
             # metadata, spec, status: Kubernetes' typed objects always have these structs, so they
             # never appear or disappear as a whole (no `.` entry for them, as in kube's managedFields)
             _compare(added, modified, removed, pe, before if before is not ABSENT else {},
@@ -179,15 +183,16 @@ def compare_versions(old: Obj | None, new: Obj, schema: Obj) -> Comparison:
 
 
 _LEAF, _MAP, _LIST = 0, 1, 2
+_CONTAINERS = (dict, list)
 
 
-def _shape(value: Any, schema: Obj) -> int | None:
+def _shape(value: Any, schema: SchemaNode) -> int | None:
     if value is ABSENT or value is None:
         return None
     if isinstance(value, dict):
-        return _LEAF if map_is_atomic(schema) else _MAP
+        return _LEAF if schema.atomic_map else _MAP
     if isinstance(value, list):
-        return _LEAF if list_type(schema)[0] is ListType.ATOMIC else _LIST
+        return _LEAF if schema.list_type()[0] is _ATOMIC else _LIST
     return _LEAF
 
 
@@ -201,7 +206,7 @@ def _compare_leaf(a: FieldSet, m: FieldSet, r: FieldSet, pe: str, lhs: Any, rhs:
         m.members.add(pe)
 
 
-def _compare(a: FieldSet, m: FieldSet, r: FieldSet, pe: str, lhs: Any, rhs: Any, schema: Obj) -> None:
+def _compare(a: FieldSet, m: FieldSet, r: FieldSet, pe: str, lhs: Any, rhs: Any, schema: SchemaNode) -> None:
     if type(lhs) is type(rhs) and lhs == rhs:
         return  # most of an object is unchanged: one C-level comparison instead of a walk
     left, right = _shape(lhs, schema), _shape(rhs, schema)
@@ -217,10 +222,10 @@ def _compare(a: FieldSet, m: FieldSet, r: FieldSet, pe: str, lhs: Any, rhs: Any,
             _compare_leaf(a, m, r, pe, lhs, rhs)
             return
         for key, value in lmap.items():
-            _compare(ca, cm, cr, field_pe(key), value, rmap.get(key, ABSENT), field_schema(schema, key))
+            _compare(ca, cm, cr, "f:" + key, value, rmap.get(key, ABSENT), schema.field(key))
         for key, value in rmap.items():
             if key not in lmap:
-                _compare(ca, cm, cr, field_pe(key), ABSENT, value, field_schema(schema, key))
+                _compare(ca, cm, cr, "f:" + key, ABSENT, value, schema.field(key))
     else:
         llist = lhs if isinstance(lhs, list) else []
         rlist = rhs if isinstance(rhs, list) else []
@@ -246,11 +251,11 @@ def group_list_items(items: list[Any], kind: ListType, keys: tuple[str, ...], it
 
 
 def _compare_list_items(a: FieldSet, m: FieldSet, r: FieldSet, llist: list[Any], rlist: list[Any],
-                        schema: Obj) -> None:
-    kind, keys = list_type(schema)
-    item_schema = items_schema(schema)
-    lgroups = group_list_items(llist, kind, keys, item_schema)
-    rgroups = group_list_items(rlist, kind, keys, item_schema)
+                        schema: SchemaNode) -> None:
+    kind, keys = schema.list_type()
+    item_schema = schema.items()
+    lgroups = group_list_items(llist, kind, keys, item_schema.schema)
+    rgroups = group_list_items(rlist, kind, keys, item_schema.schema)
     for pe in {**lgroups, **rgroups}:
         lg = lgroups.get(pe, [])
         rg = rgroups.get(pe, [])

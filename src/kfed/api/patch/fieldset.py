@@ -31,7 +31,19 @@ def field_pe(name: str) -> str:
 
 
 def key_pe(keys: dict[str, Any]) -> str:
-    return "k:" + go_json({name: keys[name] for name in sorted(keys)})
+    items = sorted(keys.items())  # by name: names are distinct, so values are never compared
+    for _, value in items:
+        kind = type(value)
+        if kind is not str and kind is not int:
+            return "k:" + go_json(dict(items))
+    return _scalar_key_pe(tuple(items))
+
+
+@lru_cache(maxsize=8192)
+def _scalar_key_pe(items: tuple[tuple[str, Any], ...]) -> str:
+    # Remembered for string and integer keys only: equal ones of those always encode alike (True
+    # == 1 and 0.0 == -0.0 would not). Every write of a list-map item asks for its key again.
+    return "k:" + go_json(dict(items))
 
 
 def value_pe(value: Any) -> str:
@@ -127,6 +139,19 @@ class FieldSet:
             children[pe] = mine.union(c) if mine is not None else c.copy()
         return FieldSet(self.members | other.members, children)
 
+    def add_all(self, other: FieldSet, *, take: bool = False) -> None:
+        """In place: `union`, for a set nobody else holds. With `take`, other's nodes move into
+        self rather than being copied (other must not be used afterwards)."""
+        if other.members:
+            self.members |= other.members
+        children = self.children
+        for pe, theirs in other.children.items():
+            mine = children.get(pe)
+            if mine is None:
+                children[pe] = theirs if take else theirs.copy()
+            else:
+                mine.add_all(theirs, take=take)
+
     def difference(self, other: FieldSet | None) -> FieldSet:
         """Paths in self and not in other (a member of other removes that path only)."""
         if other is None or other.empty():
@@ -178,6 +203,19 @@ class FieldSet:
                 if not mine:
                     del self.children[pe]
 
+    def intersects(self, other: FieldSet) -> bool:
+        """Whether self and other share a path (then difference(other) would drop something)."""
+        if other.members and self.members and not self.members.isdisjoint(other.members):
+            return True
+        mine = self.children
+        if not mine:
+            return False
+        for pe, theirs in other.children.items():
+            child = mine.get(pe)
+            if child is not None and child.intersects(theirs):
+                return True
+        return False
+
     def intersection(self, other: FieldSet | None) -> FieldSet:
         if other is None:
             return FieldSet()
@@ -209,24 +247,47 @@ class FieldSet:
     @classmethod
     def from_fields_v1(cls, data: Any) -> FieldSet:
         """Parse a FieldsV1 object; ValueError when it is not one."""
+        return cls.parse_fields_v1(data)[0]
+
+    @classmethod
+    def parse_fields_v1(cls, data: Any) -> tuple[FieldSet, bool]:
+        """from_fields_v1, and whether `data` is exactly what to_fields_v1 writes for the result
+        (canonical path elements, kube's order, `.` only first and only where needed): then the
+        same dict can stand for the set when it is written back unchanged."""
         if not isinstance(data, dict):
             raise ValueError("FieldsV1 must be a JSON object")
-        out = cls()
-        for key, value in data.items():
-            if key == ".":
-                continue
-            if not isinstance(value, dict):
-                raise ValueError(f"FieldsV1 entry {key!r} must be an object")
-            pe = canonical_pe(key)
-            if not value:
-                out.members.add(pe)
-                continue
-            if "." in value:
-                out.members.add(pe)
-            child = cls.from_fields_v1(value)
-            if child:
-                out.children[pe] = child
-        return out
+        return _parse_fields_v1(data, "." not in data)
+
+
+def _parse_fields_v1(data: Obj, canonical: bool) -> tuple[FieldSet, bool]:
+    """FieldSet.parse_fields_v1 of one node; `canonical` says whether its `.` (if any) was fine."""
+    out = FieldSet()
+    members, children = out.members, out.children
+    previous: str | None = None
+    for key, value in data.items():
+        if key == ".":
+            continue
+        if type(value) is not dict and not isinstance(value, dict):
+            raise ValueError(f"FieldsV1 entry {key!r} must be an object")
+        pe = canonical_pe(key)
+        if canonical:
+            if pe != key or (previous is not None and not _in_order(previous, key)):
+                canonical = False
+            previous = key
+        if not value:
+            members.add(pe)
+            continue
+        if "." in value:
+            members.add(pe)
+            # canonical: `.` first and `{}` (to_fields_v1 writes it so) with entries after it
+            child, child_canonical = _parse_fields_v1(
+                value, canonical and next(iter(value)) == "." and value["."] == {} and len(value) > 1)
+        else:
+            child, child_canonical = _parse_fields_v1(value, canonical)
+        if child:
+            children[pe] = child
+        canonical = child_canonical
+    return out, canonical
 
 
 @lru_cache(maxsize=8192)
@@ -250,6 +311,13 @@ def canonical_pe(pe: str) -> str:
     if kind == "v":
         return value_pe(decoded)
     raise ValueError(f"invalid path element {pe!r}")
+
+
+def _in_order(before: str, after: str) -> bool:
+    """Whether two distinct canonical path elements come in sorted_pes order."""
+    if before[0] == "f" and after[0] == "f":
+        return before < after
+    return pe_sort_key(before) < pe_sort_key(after)
 
 
 def sorted_pes(pes: Iterable[str]) -> list[str]:

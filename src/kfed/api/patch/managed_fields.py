@@ -10,9 +10,11 @@ entries by (manager, apiVersion, subresource).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
+
+import orjson
 
 from kfed.api.patch.created_fields import created_fields_v1
 from kfed.api.patch.fields import compare_fields
@@ -50,6 +52,10 @@ class ManagedFieldsEntry:
     fields: FieldSet
     time: str | None = None
     subresource: str = ""
+    # The FieldsV1 dict `fields` was read from, when it is exactly what fields.to_fields_v1() writes:
+    # while `fields` is still that set (same object), writing the entry back reuses the dict.
+    # Writes leave most entries' sets alone, and re-encoding them was a good part of every update.
+    encoded: tuple[FieldSet, Obj] | None = field(default=None, compare=False, repr=False)
 
     @property
     def identity(self) -> Identity:
@@ -75,13 +81,25 @@ class ManagedFieldsEntry:
             text += f" using {self.api_version}"
         return text
 
+    def fields_v1(self) -> Obj:
+        """The FieldsV1 of `fields`: the dict it was read from while the set is unchanged (shared:
+        FieldsV1 dicts are never modified in place), else a new encoding."""
+        encoded = self.encoded
+        if encoded is not None and encoded[0] is self.fields:
+            return encoded[1]
+        return self.fields.to_fields_v1()
+
     def to_dict(self) -> Obj:
-        return entry_dict(self.manager, self.operation, self.api_version, self.time, self.fields.to_fields_v1(),
+        return entry_dict(self.manager, self.operation, self.api_version, self.time, self.fields_v1(),
                           self.subresource)
 
     @classmethod
-    def from_dict(cls, data: Any) -> ManagedFieldsEntry:
-        """Parse one entry; ValueError when it is malformed."""
+    def from_dict(cls, data: Any, *, shared: bool = False) -> ManagedFieldsEntry:
+        """Parse one entry; ValueError when it is malformed.
+
+        `shared`: the entry's FieldSet may be one also handed to other callers (parsed once for
+        equal FieldsV1): the caller replaces `fields`, never modifies it in place.
+        """
         if not isinstance(data, dict):
             raise ValueError("managedFields entry must be an object")
         fields_type = data.get("fieldsType", FIELDS_V1)
@@ -91,20 +109,25 @@ class ManagedFieldsEntry:
         if operation not in (APPLY, UPDATE):
             raise ValueError(f"unsupported operation {operation!r}")
         time = data.get("time")
+        raw = data.get("fieldsV1") or {}
+        fields, canonical = _parse_shared(raw) if shared else FieldSet.parse_fields_v1(raw)
         return cls(
             manager=str(data.get("manager") or ""),
             operation=operation,
             api_version=str(data.get("apiVersion") or ""),
-            fields=FieldSet.from_fields_v1(data.get("fieldsV1") or {}),
+            fields=fields,
             time=str(time) if time is not None else None,
             subresource=str(data.get("subresource") or ""),
+            encoded=(fields, raw) if canonical and _UNCHANGED_SHORTCUTS else None,
         )
 
 
 Managers = dict[Identity, ManagedFieldsEntry]
 
-# The tests turn this off to check the create shortcut against the general path.
+# The tests turn these off to check the shortcuts against the general path: the create shortcut,
+# and on updates the reuse of unchanged entries (their parsed sets and FieldsV1 dicts).
 _CREATE_SHORTCUT = True
+_UNCHANGED_SHORTCUTS = True
 
 
 def entry_dict(manager: str, operation: str, api_version: str, time: str | None, fields_v1: Obj,
@@ -120,15 +143,35 @@ def entry_dict(manager: str, operation: str, api_version: str, time: str | None,
     return entry
 
 
-def decode_managed_fields(entries: Any) -> Managers:
-    """Parse metadata.managedFields; entries naming the same manager are merged. ValueError if malformed."""
+@lru_cache(maxsize=4096)
+def _parsed(fields_v1_json: bytes) -> tuple[FieldSet, bool]:
+    # shared by every caller that reads the same FieldsV1: see _parse_shared
+    return FieldSet.parse_fields_v1(orjson.loads(fields_v1_json))
+
+
+def _parse_shared(raw: Any) -> tuple[FieldSet, bool]:
+    """FieldSet.parse_fields_v1, remembered by the JSON text (key order included, so canonical
+    too): the same few FieldsV1 come back on every write of every object of a kind, and one
+    orjson.dumps costs far less than walking them. The set is shared: read it, never change it."""
+    try:
+        text = orjson.dumps(raw)
+    except TypeError:  # not JSON (a YAML body's odd keys): parsed as it is, with its own errors
+        return FieldSet.parse_fields_v1(raw)
+    return _parsed(text)
+
+
+def decode_managed_fields(entries: Any, *, shared: bool = False) -> Managers:
+    """Parse metadata.managedFields; entries naming the same manager are merged. ValueError if malformed.
+
+    `shared`: as for ManagedFieldsEntry.from_dict (entries' sets replaced, never modified in place).
+    """
     if entries is None:
         return {}
     if not isinstance(entries, list):
         raise ValueError("managedFields must be a list")
     managers: Managers = {}
     for raw in entries:
-        entry = ManagedFieldsEntry.from_dict(raw)
+        entry = ManagedFieldsEntry.from_dict(raw, shared=shared)
         seen = managers.get(entry.identity)
         if seen is not None:
             seen.fields = seen.fields.union(entry.fields)
@@ -204,7 +247,8 @@ def _is_reset(entries: Any) -> bool:
 
 def _decode_or_empty(entries: Any) -> Managers:
     try:
-        return decode_managed_fields(entries)
+        # update_managed_fields only ever replaces an entry's set: shared parses are safe here
+        return decode_managed_fields(entries, shared=_UNCHANGED_SHORTCUTS)
     except ValueError:
         return {}
 
@@ -219,6 +263,9 @@ def update_managed_fields(old: Obj | None, new: Obj, *, manager: str, operation:
     the client sent in `new` are respected (a client may edit them), except on a subresource;
     `[{}]` clears them. `reset_fields` are field-name paths nobody owns on this endpoint, e.g.
     `[("status",)]` on the main resource of a kind with a status subresource.
+
+    Entries this write leaves alone keep the FieldsV1 dicts they were read from (old's, or those
+    the client sent), shared rather than rebuilt: FieldsV1 dicts are never modified in place.
     """
     meta = new.get("metadata")
     if not isinstance(meta, dict):
@@ -244,21 +291,29 @@ def update_managed_fields(old: Obj | None, new: Obj, *, manager: str, operation:
             meta.pop("managedFields", None)
         return
     comparison = compare_fields(old, new, schema)
-    # The comparison's sets are this call's own: trimmed in place rather than copied.
-    changed = comparison.added.union(comparison.modified) if comparison.modified else comparison.added
+    # The comparison's sets are this call's own: merged and trimmed in place rather than copied.
+    changed = comparison.added
+    if comparison.modified:
+        changed.add_all(comparison.modified, take=True)
     _keep_owned(changed, reset)
     removed = comparison.removed
     _keep_owned(removed, reset)
     if changed or removed:
         for entry in managers.values():
-            entry.fields = entry.fields.difference(changed).difference(removed)
+            # An entry that owns none of it keeps its very set (and with it its encoded FieldsV1).
+            if not _UNCHANGED_SHORTCUTS or entry.fields.intersects(changed) or entry.fields.intersects(removed):
+                rest = entry.fields.difference(changed)  # a new set: trimmed further in place
+                rest.remove(removed)
+                entry.fields = rest
     if changed:
         identity: Identity = (manager, operation, "" if operation == APPLY else api_version, subresource)
         mine = managers.get(identity)
         if mine is None:
             managers[identity] = ManagedFieldsEntry(manager, operation, api_version, changed, now, subresource)
         else:
-            mine.fields = mine.fields.union(changed)
+            # changed is not needed any more: it becomes the union (mine.fields may be shared)
+            changed.add_all(mine.fields)
+            mine.fields = changed
             mine.api_version = api_version
             mine.time = now
     for identity in [i for i, e in managers.items() if not e.fields]:

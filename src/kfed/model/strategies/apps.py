@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 from kfed.model import validation as v
@@ -117,7 +116,7 @@ class _WorkloadStrategy(KindStrategy):
         if old_labels is None:
             meta(new).pop("labels", None)
         else:
-            meta(new)["labels"] = copy.deepcopy(old_labels)
+            meta(new)["labels"] = old_labels  # shared: see KindStrategy (ownership)
 
     def validate_update(self, new: Obj, old: Obj) -> list[FieldCause]:
         new_sel, old_sel = spec(new).get("selector"), spec(old).get("selector")

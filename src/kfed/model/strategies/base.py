@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 from kfed.model.resource import Obj, Strategy, TableColumn
@@ -29,6 +28,11 @@ class KindStrategy(Strategy):
     tracks_generation: whether the kind has metadata.generation at all. kube-apiserver sets it
         only for kinds whose strategies do (Deployment, EndpointSlice, custom resources, ...);
         Services, Namespaces, Secrets and friends have none.
+
+    Ownership: the API layer hands prepare_for_update and prepare_for_status_update an `old` that is
+    its own private decode of the stored object, only read from then on and dropped after the write.
+    So old's containers move into `new` by reference instead of being deep-copied (the copies were a
+    good part of a status write); nothing after these steps modifies what they carried over.
     """
 
     status_subresource: bool = False
@@ -62,7 +66,7 @@ def meta(obj: Obj) -> dict[str, Any]:
 
 def keep_old_status(new: Obj, old: Obj) -> None:
     if "status" in old:
-        new["status"] = copy.deepcopy(old["status"])
+        new["status"] = old["status"]  # shared, not copied: see KindStrategy (ownership)
     else:
         new.pop("status", None)
 
@@ -71,14 +75,20 @@ def keep_old_spec(new: Obj, old: Obj) -> None:
     """On /status: every top-level field but status and metadata comes from the old object.
 
     Metadata changes pass through, as with kube-apiserver (the API layer restores the system
-    fields such as uid and creationTimestamp).
+    fields such as uid and creationTimestamp). old's values are shared, not copied: see
+    KindStrategy (ownership). Being the very same objects also lets comparing new with old skip
+    them at once.
     """
     for key in list(new):
-        if key not in ("status", "metadata", "apiVersion", "kind"):
+        if key not in _STATUS_WRITE_KEYS:
             del new[key]
     for key, value in old.items():
-        if key not in ("status", "metadata", "apiVersion", "kind"):
-            new[key] = copy.deepcopy(value)
+        if key not in _STATUS_WRITE_KEYS:
+            new[key] = value
+
+
+#: the top-level fields a write to /status takes from the request (the rest stays as it was)
+_STATUS_WRITE_KEYS = frozenset(("status", "metadata", "apiVersion", "kind"))
 
 
 def as_dict(value: Any) -> dict[str, Any]:

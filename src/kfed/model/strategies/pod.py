@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 from kfed.model import validation as v
@@ -66,18 +65,21 @@ class PodStrategy(KindStrategy):
         if old_refs is None:
             meta(new).pop("ownerReferences", None)
         else:
-            meta(new)["ownerReferences"] = copy.deepcopy(old_refs)
+            meta(new)["ownerReferences"] = old_refs  # shared: see KindStrategy (ownership)
 
     def validate(self, obj: Obj) -> list[FieldCause]:
         return validate_pod_spec(spec(obj), "spec")
 
     def validate_update(self, new: Obj, old: Obj) -> list[FieldCause]:
         new_spec, old_spec = spec(new), spec(old)
-        munged = copy.deepcopy(new_spec)
-        # Fields a pod update may change: take them from the old spec and compare the rest.
+        # Fields a pod update may change: take them from the old spec and compare the rest. munged
+        # is only compared, never kept: a shallow copy, with copies of just the containers it
+        # changes, gives the same comparison as a deep copy.
+        munged = dict(new_spec)
         for key in ("containers", "initContainers"):
             old_list, new_list = as_list(old_spec.get(key)), as_list(munged.get(key))
-            if len(old_list) == len(new_list):
+            if len(old_list) == len(new_list) and new_list:
+                new_list = munged[key] = [dict(n) if isinstance(n, dict) else n for n in new_list]
                 for o, n in zip(old_list, new_list, strict=True):
                     if isinstance(o, dict) and isinstance(n, dict) and "image" in o:
                         n["image"] = o["image"]
@@ -90,7 +92,7 @@ class PodStrategy(KindStrategy):
         new_tolerations = as_list(munged.get("tolerations"))
         if all(t in new_tolerations for t in old_tolerations):
             if old_tolerations:
-                munged["tolerations"] = copy.deepcopy(old_tolerations)
+                munged["tolerations"] = old_tolerations
             else:
                 munged.pop("tolerations", None)
         # Binding a pod to a node: kube-apiserver does this through pods/binding, which the
