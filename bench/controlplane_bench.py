@@ -607,6 +607,8 @@ async def run_scale(args: argparse.Namespace, work: Path) -> ScaleResults:
                 )
             await asyncio.sleep(0.5)
         res.members_complete = f"{members_done()}/{len(names)} members"
+        if status_done() < args.services:
+            await explain_unconverged(services, manager, args.services)
         res.statuses_complete = f"{status_done()}/{args.services} statuses"
         if profiler is not None:
             profiler.disable()
@@ -659,6 +661,43 @@ async def run_scale(args: argparse.Namespace, work: Path) -> ScaleResults:
         procs.stop(fleet)
         procs.stop(api)
     return res
+
+
+async def explain_unconverged(services: Any, manager: Any, expected: int) -> None:
+    """Why statuses did not converge: the reasons of unhealthy shards, and one shard looked up."""
+    from collections import Counter
+
+    from kfed.controllers.shards import SHARDS_ANNOTATION
+
+    reasons: Counter[str] = Counter()
+    example: tuple[str, str] | None = None
+    for key, svc in services.services.cache.items():
+        if not key.startswith("default/svc-"):
+            continue
+        text = (svc["metadata"].get("annotations") or {}).get(SHARDS_ANNOTATION)
+        for shard in json.loads(text) if text else []:
+            if not shard.get("healthy"):
+                reasons[shard.get("reason") or "?"] += 1
+                example = example or (key, shard["cluster"])
+    report.progress(f"unhealthy shards by reason: {dict(reasons.most_common(5))}; queue idle: {services.idle()}")
+    if example is None:
+        return
+    key, cluster = example
+    ns, name = key.split("/", 1)
+    conn = manager.pool.members.get(cluster)
+    cached = conn.services.cache.get(key) if conn and conn.services else None
+    slices = conn.slices_for(ns, name) if conn else []
+    report.progress(f"example {key} in {cluster}: cached ingress "
+                    f"{((cached or {}).get('status') or {}).get('loadBalancer')}, cached slices "
+                    f"{[len(s.get('endpoints') or []) for s in slices]}")
+    if conn is not None:
+        live = await conn.client.get(f"/api/v1/namespaces/{ns}/services/{name}")
+        live_slices = await conn.client.get(f"/apis/discovery.k8s.io/v1/namespaces/{ns}/endpointslices",
+                                            labelSelector=f"kubernetes.io/service-name={name}")
+        report.progress(f"  live: ingress {(live.get('status') or {}).get('loadBalancer')} rv "
+                        f"{live['metadata']['resourceVersion']} (cached rv "
+                        f"{(cached or {}).get('metadata', {}).get('resourceVersion')}), slices "
+                        f"{[len(s.get('endpoints') or []) for s in live_slices['items']]}")
 
 
 def save_profile(profiler: Any, path: Path) -> None:

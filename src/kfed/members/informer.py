@@ -41,6 +41,16 @@ def object_key(obj: Obj) -> str:
     return f"{ns}/{meta.get('name')}" if ns else str(meta.get("name"))
 
 
+def _is_older(obj: Obj, than: Obj) -> bool:
+    """Whether obj's resourceVersion is below than's. Kubernetes says resourceVersions are opaque,
+    but every API server (etcd's revision, ours too) writes them as increasing integers; anything
+    else is treated as not older, so our own answer wins as before."""
+    try:
+        return int(obj["metadata"]["resourceVersion"]) < int(than["metadata"]["resourceVersion"])
+    except (KeyError, TypeError, ValueError):
+        return False
+
+
 class Informer:
     def __init__(self, client: KubeClient, path: str, handler: EventHandler | None = None, *,
                  label_selector: str | None = None, field_selector: str | None = None,
@@ -64,10 +74,19 @@ class Informer:
 
     def remember(self, obj: Obj) -> Obj:
         """Put the server's answer to our own write in the cache (transformed), so the next pass
-        sees it without waiting for the watch event. Returns what was cached."""
+        sees it without waiting for the watch event. Returns what the cache then holds.
+
+        The watch may already have delivered a newer version (the member's controllers wrote the
+        object again before our response was read): that one is kept. Replacing it with our older
+        answer would leave the cache stale until the object changes again, as no event would come.
+        """
         if self.transform is not None:
             obj = self.transform(obj)
-        self.cache[object_key(obj)] = obj
+        key = object_key(obj)
+        current = self.cache.get(key)
+        if current is not None and _is_older(obj, current):
+            return current
+        self.cache[key] = obj
         return obj
 
     def add_handler(self, handler: EventHandler) -> None:

@@ -63,3 +63,21 @@ def test_informer_transform_drops_managed_fields_by_default() -> None:
                            "spec": {}})
     assert "managedFields" not in cached["metadata"]
     assert inf.cache["default/web"] is cached
+
+
+def test_remember_keeps_a_newer_version_the_watch_already_delivered() -> None:
+    from kfed.members.informer import Informer
+
+    inf = Informer(client=None, path="/api/v1/services")  # type: ignore[arg-type]
+
+    def svc(rv: str, ingress: bool) -> dict[str, Any]:
+        return {"metadata": {"name": "web", "namespace": "default", "resourceVersion": rv},
+                "status": {"loadBalancer": {"ingress": [{"ip": "192.0.2.1"}]} if ingress else {}}}
+
+    inf.cache["default/web"] = svc("105", True)  # the watch was faster than our create's answer
+    kept = inf.remember(svc("103", False))
+    assert kept["metadata"]["resourceVersion"] == "105" and inf.cache["default/web"] is kept
+    newer = inf.remember(svc("107", False))  # our write's answer is the newest: it is cached
+    assert inf.cache["default/web"] is newer
+    inf.cache["default/web"] = svc("opaque-b", True)
+    assert inf.remember(svc("opaque-a", False))["metadata"]["resourceVersion"] == "opaque-a"
