@@ -15,7 +15,6 @@ import contextlib
 import os
 import signal
 import sys
-from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -102,10 +101,6 @@ async def _member_client(kubeconfig: Path | None, context: str, in_cluster: bool
         return await KubeClient.from_kubeconfig(config, None if in_cluster else context)
     except KubeConfigError as e:
         raise click.ClickException(str(e)) from e
-
-
-def _run(main: Callable[[], Coroutine[Any, Any, None]], use_uvloop: bool) -> None:
-    eventloop.run(main(), use_uvloop=use_uvloop)
 
 
 @click.command("cluster-dns")
@@ -213,7 +208,7 @@ def cluster_dns(
             await client.close()
 
     try:
-        _run(run, use_uvloop)
+        eventloop.run(run(), use_uvloop=use_uvloop)
     except OSError as e:
         raise click.ClickException(f"cannot listen on {listen}: {e}") from e
 

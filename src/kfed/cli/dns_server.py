@@ -21,7 +21,6 @@ import asyncio
 import contextlib
 import signal
 import sys
-from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -170,7 +169,7 @@ def dns_server(
             await stop.wait()
 
     try:
-        _run(run, use_uvloop)
+        eventloop.run(run(), use_uvloop=use_uvloop)
     except Exception as e:
         raise click.ClickException(str(e)) from e
 
@@ -197,10 +196,6 @@ async def _federation_source(cleanup: contextlib.AsyncExitStack, kubeconfig: Pat
     await source.start(wait=False)
     cleanup.push_async_callback(source.stop)
     return source
-
-
-def _run(main: Callable[[], Coroutine[Any, Any, None]], use_uvloop: bool) -> None:
-    eventloop.run(main(), use_uvloop=use_uvloop)
 
 
 if __name__ == "__main__":  # `python -m kfed.cli.dns_server ...`, before the command is registered

@@ -54,7 +54,6 @@ class _Event:
     message: str = ""
     last_timestamp: str = ""
     created: bool = False  # the POST succeeded
-    written_count: int = 0
     seen: float = 0.0  # monotonic time of the last record
 
 
@@ -171,7 +170,6 @@ class EventRecorder:
                                           body={"count": count, "lastTimestamp": stamp, "message": message},
                                           content_type="application/merge-patch+json")
             self.writes += 1
-            event.written_count = count
         except (ApiCallError, Unreachable) as e:
             log.info("event not recorded reason=%s: %s", event.body.get("reason"), e)
             if not event.created and self._events.get(key) is event:
