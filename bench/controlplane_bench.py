@@ -15,14 +15,16 @@ federation's object stores, so the measurement adds no HTTP clients:
 - a cluster's API goes down (connection refused) -> its Cluster object has Ready=False;
   reported in monitor periods. Then cleared -> Ready=True.
 
-Part 2 (scale): three processes, as a production install would run them: the simulated fleet
-(N clusters, one `tier=bench` pod each), `kfed apiserver` (SQLite), and this script hosting the
-controller-manager (so its RSS is the controller-manager's, plus a small harness). 1,000 federated
-Services are created as fast as the API takes them; measured: until every member has every
-Service (as the controller sees it through its watches, checked at the end by listing each
-member), until every federated Service's status shows every shard healthy, until the DNS records
-(built-in provider: DNSRecordSet objects) are all written; then a steady-state window in which
-writes to members, to the federation API and DNS provider calls are counted (target: zero).
+Part 2 (scale): separate processes, as a production install would run them: the simulated fleet (N
+clusters, one `tier=bench` pod each, spread over `--fleet-processes` processes, 2 by default: member
+clusters are separate machines, and one Python process could not use the second core), `kfed
+apiserver` (SQLite), and this script hosting the controller-manager (so its RSS is the controller-
+manager's, plus a small harness). 1,000 federated Services are created as fast as the API takes
+them; measured: until every member has every Service (as the controller sees it through its watches,
+checked at the end by listing each member), until every federated Service's status shows every shard
+healthy, until the DNS records (built-in provider: one DNSRecordSet object per Service, holding its
+names) are all written; then a steady-state window in which writes to members, to the federation API
+and DNS provider calls are counted (target: zero).
 """
 
 from __future__ import annotations
@@ -359,16 +361,27 @@ def scale_layout(n: int) -> list[Any]:
     ]
 
 
-async def run_fleet(clusters: int, work: Path) -> None:
-    """The fleet process: N simulated clusters, one `tier=bench` pod each; prints READY."""
+def fleet_share(clusters: int, share: int, shares: int) -> list[Any]:
+    """The clusters fleet process `share` of `shares` runs: every shares-th one, so each process
+    holds clusters of every region."""
+    return scale_layout(clusters)[share::shares]
+
+
+async def run_fleet(clusters: int, work: Path, share: int = 0, shares: int = 1) -> None:
+    """One fleet process: its share of the N simulated clusters, one `tier=bench` pod each; prints READY."""
     from kfed.api.objects import WriteOptions
     from kfed.sim.cluster import SimOptions
     from kfed.sim.fleet import SimFleet
 
     options = SimOptions(pod_start_delay=0.0, pod_ready_delay=0.0, events=False)
     fleet = SimFleet(
-        scale_layout(clusters), data_dir=work / "fleet", options=options, kubeconfig=work / "fleet.kubeconfig"
+        fleet_share(clusters, share, shares), data_dir=work / f"fleet-{share}", options=options,
+        kubeconfig=work / f"fleet-{share}.kubeconfig",
     )
+    # Address ranges as one fleet of all N would hand them out, so no two processes' clusters share
+    # load-balancer addresses.
+    for spec in scale_layout(clusters):
+        fleet._planner.plan(spec.name, spec.region)
     await fleet.start()
     try:
         for c in fleet.clusters:
@@ -436,13 +449,18 @@ async def run_scale(args: argparse.Namespace, work: Path) -> ScaleResults:
     from kfed.members.client import KubeClient, context_names, parse_kubeconfig
 
     res = ScaleResults(args.clusters, args.services)
-    fleet_log, api_log = work / "fleet.log", work / "apiserver.log"
-    fleet = procs.start(
-        [sys.executable, __file__, "--role", "fleet", "--clusters", str(args.clusters), "--work", str(work),
-         *(["--profile", f"{args.profile}.fleet"] if args.profile else [])],
-        log=fleet_log,
-        stdout_pipe=True,
-    )
+    api_log = work / "apiserver.log"
+    shares = max(1, min(args.fleet_processes, args.clusters))
+    fleets = [
+        procs.start(
+            [sys.executable, __file__, "--role", "fleet", "--clusters", str(args.clusters), "--work", str(work),
+             "--share", str(k), "--shares", str(shares),
+             *(["--profile", f"{args.profile}.fleet{k}"] if args.profile else [])],
+            log=work / f"fleet-{k}.log",
+            stdout_pipe=True,
+        )
+        for k in range(shares)
+    ]
     port = procs.free_port()
     api = procs.start(
         [
@@ -461,21 +479,24 @@ async def run_scale(args: argparse.Namespace, work: Path) -> ScaleResults:
     task: asyncio.Task[None] | None = None
     fed: KubeClient | None = None
     try:
-        assert fleet.stdout is not None
         loop = asyncio.get_running_loop()
-        line = await asyncio.wait_for(loop.run_in_executor(None, fleet.stdout.readline), timeout=600)
-        if b"READY" not in line:
-            raise RuntimeError(f"fleet did not start: {fleet_log.read_text()[-2000:]}")
+        for k, fleet in enumerate(fleets):
+            assert fleet.stdout is not None
+            line = await asyncio.wait_for(loop.run_in_executor(None, fleet.stdout.readline), timeout=600)
+            if b"READY" not in line:
+                raise RuntimeError(f"fleet {k} did not start: {(work / f'fleet-{k}.log').read_text()[-2000:]}")
         await wait_for(lambda: (work / "fed.kubeconfig").exists() and procs.tcp_open(port), 60, "apiserver")
         report.progress(f"fleet of {args.clusters} clusters and the API server are up")
         fed_config = parse_kubeconfig((work / "fed.kubeconfig").read_text())
         fed = await KubeClient.from_kubeconfig(fed_config, "federation-cluster")
         settings = FederationSettings()
         await membership.publish_settings(fed, settings)
-        fleet_config = parse_kubeconfig((work / "fleet.kubeconfig").read_text())
-        names = context_names(fleet_config)
-        for name in names:
-            await membership.join(fed, name, fleet_config, name)
+        names = []
+        for k in range(shares):
+            fleet_config = parse_kubeconfig((work / f"fleet-{k}.kubeconfig").read_text())
+            for name in context_names(fleet_config):
+                await membership.join(fed, name, fleet_config, name)
+                names.append(name)
         manager = ControllerManager(
             fed, settings, ManagerOptions(monitor_period=args.scale_monitor_period, identity="bench")
         )
@@ -564,10 +585,12 @@ async def run_scale(args: argparse.Namespace, work: Path) -> ScaleResults:
             while True:
                 body = await fed.get(
                     "/apis/federation.kfed.io/v1beta1/dnsrecordsets",
-                    limit=5000,
+                    limit=250,
                     **({"continue": cont} if cont else {}),
                 )
-                n += sum(1 for o in body.get("items") or [] if ".svc." in o["spec"]["name"])
+                # one object per federated Service, holding all of its names
+                n += sum(len({r["name"] for r in o["spec"].get("records") or () if ".svc." in r["name"]})
+                         for o in body.get("items") or [])
                 cont = (body.get("metadata") or {}).get("continue") or ""
                 if not cont:
                     return n
@@ -602,7 +625,7 @@ async def run_scale(args: argparse.Namespace, work: Path) -> ScaleResults:
                     f"  {now - t0:.0f} s: members complete {members_done()}/{len(names)}, statuses "
                     f"{status_done()}/{args.services}, DNS records {res.dns_records}/{res.dns_expected}, "
                     f"member writes {services.member_writes}, RSS {procs.rss_mib()[0]:.0f} MiB, CPU s "
-                    f"manager {procs.cpu_seconds():.0f} fleet {procs.cpu_seconds(fleet.pid):.0f} "
+                    f"manager {procs.cpu_seconds():.0f} fleet {sum(procs.cpu_seconds(f.pid) for f in fleets):.0f} "
                     f"api {procs.cpu_seconds(api.pid):.0f}; dns error: {manager.dns.last_error}"
                 )
             await asyncio.sleep(0.5)
@@ -650,7 +673,7 @@ async def run_scale(args: argparse.Namespace, work: Path) -> ScaleResults:
             d1 = _dns_calls(manager)
             res.steady_dns_calls = d1 - d0 if d0 >= 0 else -1
         res.manager_rss, res.manager_hwm = procs.rss_mib()
-        res.fleet_rss = procs.tree_rss_mib(fleet.pid)
+        res.fleet_rss = sum(procs.tree_rss_mib(f.pid) for f in fleets)
         res.api_rss = procs.tree_rss_mib(api.pid)
     finally:
         if task is not None:
@@ -658,7 +681,8 @@ async def run_scale(args: argparse.Namespace, work: Path) -> ScaleResults:
             await asyncio.gather(task, return_exceptions=True)
         if fed is not None:
             await fed.close()
-        procs.stop(fleet)
+        for fleet in fleets:
+            procs.stop(fleet)
         procs.stop(api)
     return res
 
@@ -729,7 +753,8 @@ def print_report(
         notes.append(
             f"part 2: {scale.clusters} clusters x {scale.services} federated Services "
             f"({'full scale' if scale.clusters >= 50 and scale.services >= 1000 else 'REDUCED SCALE'}); "
-            f"fleet, apiserver and controller-manager in three processes sharing the 2 cores; "
+            f"the simulated clusters spread over {args.fleet_processes} fleet process(es) (they stand in "
+            f"for separate machines), apiserver and controller-manager, all sharing the 2 cores; "
             f"simulated clusters without Events; monitor period {args.scale_monitor_period:g} s"
         )
     out = [
@@ -833,7 +858,8 @@ def print_report(
                 took(scale.status_s, scale.statuses_complete),
             ],
             [
-                f"every DNS record set written ({scale.dns_expected:,} DNSRecordSets, built-in provider)",
+                f"every DNS record set written ({scale.dns_expected:,} names in {scale.services:,} DNSRecordSet objects, "
+                f"built-in provider)",
                 f"{scale.dns_s:.1f} s"
                 if not math.isnan(scale.dns_s)
                 else f"not within {args.converge_timeout:g} s ({scale.dns_records:,} written)",
@@ -855,7 +881,7 @@ def print_report(
                 "controller-manager process RSS now / peak",
                 f"{scale.manager_rss:,.0f} / {scale.manager_hwm:,.0f} MiB",
             ],
-            ["fleet process RSS / apiserver RSS", f"{scale.fleet_rss:,.0f} / {scale.api_rss:,.0f} MiB"],
+            ["fleet processes' RSS (sum) / apiserver RSS", f"{scale.fleet_rss:,.0f} / {scale.api_rss:,.0f} MiB"],
         ]
         out.append(report.table(["measure", "value"], rows))
         out.append(
@@ -932,7 +958,12 @@ def main() -> None:
     parser.add_argument("--steady-seconds", type=float, default=30.0)
     parser.add_argument("--profile", help="part 2: write a cProfile summary of the controller-manager here "
                         "(and of the fleet process to PROFILE.fleet)")
+    parser.add_argument("--fleet-processes", type=int, default=2,
+                        help="part 2: processes the simulated clusters are spread over (they stand in for "
+                        "separate machines; one Python process cannot use both cores)")
     parser.add_argument("--role", choices=["fleet"], help=argparse.SUPPRESS)
+    parser.add_argument("--share", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--shares", type=int, default=1, help=argparse.SUPPRESS)
     parser.add_argument("--work", help=argparse.SUPPRESS)
     if "--quick" in sys.argv:  # smaller defaults; flags given explicitly still win
         parser.set_defaults(
@@ -952,12 +983,12 @@ def main() -> None:
             fleet_profiler = cProfile.Profile()
             fleet_profiler.enable()
             try:
-                asyncio.run(run_fleet(args.clusters, Path(args.work)))
+                asyncio.run(run_fleet(args.clusters, Path(args.work), args.share, args.shares))
             finally:
                 fleet_profiler.disable()
                 save_profile(fleet_profiler, Path(args.profile))
             return
-        asyncio.run(run_fleet(args.clusters, Path(args.work)))
+        asyncio.run(run_fleet(args.clusters, Path(args.work), args.share, args.shares))
         return
     load = report.load_average()
     lat = scale = None

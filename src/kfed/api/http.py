@@ -424,8 +424,9 @@ class ApiApp:
         if validation not in ("Strict", "Warn", "Ignore"):
             raise E.bad_request(f'fieldValidation: Unsupported value: "{validation}"')
         manager = q.get("fieldManager") or request.headers.get("User-Agent", "unknown").split("/")[0]
+        # shared_result: the handlers only encode what a write returns, so watchers may share it
         return WriteOptions(dry_run=bool(dry), field_manager=manager[:128], field_validation=validation,
-                            force=parse_bool(q.get("force"), "force"))
+                            force=parse_bool(q.get("force"), "force"), shared_result=True)
 
     def _check_fields(self, rt: ResourceType, body: Any, opts: WriteOptions) -> None:
         """fieldValidation: Strict fails on unknown fields, Warn reports them, Ignore drops them."""

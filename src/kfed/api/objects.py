@@ -21,7 +21,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol, cast
 
 from kfed.api import codec
 from kfed.api import errors as E
@@ -29,8 +29,10 @@ from kfed.api.selectors import FieldSelector, LabelSelector, parse_field_selecto
 from kfed.model import validation
 from kfed.model.resource import CauseType, FieldCause, Obj, ResourceType
 from kfed.storage.protocol import (
+    CARRIES_DECODED,
     CompactedError,
     ConflictError,
+    Decoded,
     EventType,
     KeyExistsError,
     KeyNotFoundError,
@@ -72,10 +74,63 @@ class WriteOptions:
     field_validation: str = "Strict"  # Strict | Warn | Ignore
     force: bool = False  # server-side apply --force-conflicts
     warnings: list[str] = field(default_factory=list)
+    # The caller only reads what the write returns (encodes it, or looks at a few fields): the
+    # result may then share its values with the object watchers get, and watchers get the
+    # written object instead of decoding the stored value again. Otherwise (the default) the
+    # result is the caller's own: changing it changes nothing stored, cached or watched.
+    shared_result: bool = False
 
 
 #: Hook that records field ownership after a write: (rt, old, new, manager, operation, subresource).
 ManagedFieldsHook = Callable[[ResourceType, Obj | None, Obj, str, str, str], None]
+
+
+def _nothing() -> None:
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Allocation:
+    """What an Allocator took for one write. Exactly one of the two is called: `commit` once the
+    object is stored (it gives back what the old object held and the new one no longer does),
+    `revert` when the write did not happen (it gives back what this write took)."""
+
+    commit: Callable[[], None] = _nothing
+    revert: Callable[[], None] = _nothing
+
+
+NO_ALLOCATION = Allocation()
+
+
+class Allocator(Protocol):
+    """Values the server assigns inside a write of one resource, as kube-apiserver assigns a
+    Service's cluster IPs and node ports: the create's response and its first watch event already
+    carry them, and no second write follows. Register one with `ObjectService.set_allocator`.
+
+    Only ObjectService can do this (a strategy hook could not): it alone knows whether the write
+    then happens, and gives the values back when it does not (invalid, AlreadyExists, a conflict,
+    a store error). A cancelled write is not reverted: it may have been stored all the same, and a
+    value leaked is better than one held twice.
+    """
+
+    def allocate(self, obj: Obj, old: Obj | None) -> Allocation:
+        """Fill in what the server assigns in `obj`, the object about to be stored: a create when
+        `old` is None, else an update (spec, not status) of `old`. Runs after defaulting,
+        validation and managed fields, before the write. Raise ApiError to refuse the write."""
+        ...
+
+    def release(self, obj: Obj) -> None:
+        """`obj` has been deleted: give back everything it held."""
+        ...
+
+
+class _DecodedStore(Protocol):
+    """A Store whose writes take the decoded object for their watchers (CARRIES_DECODED)."""
+
+    async def create(self, key: str, value: bytes, *, decoded: Decoded | None = None) -> KeyValue: ...
+
+    async def update(self, key: str, value: bytes, expected_mod_revision: int | None = None, *,
+                     decoded: Decoded | None = None) -> KeyValue: ...
 
 
 class _RandomPool:
@@ -131,12 +186,16 @@ class _DecodeCache:
         self._size = size
         self._data: OrderedDict[tuple[str, int], Obj] = OrderedDict()
 
-    def get(self, kv: KeyValue) -> Obj:
+    def get(self, kv: KeyValue, decoded: Obj | None = None) -> Obj:
+        """`decoded`: the object of kv as its writer made it (resourceVersion included), if known."""
         k = (kv.key, kv.mod_revision)
         obj = self._data.get(k)
         if obj is None:
-            obj = codec.loads(kv.value)
-            obj["metadata"]["resourceVersion"] = str(kv.mod_revision)
+            if decoded is not None:
+                obj = decoded
+            else:
+                obj = codec.loads(kv.value)
+                obj["metadata"]["resourceVersion"] = str(kv.mod_revision)
             self._data[k] = obj
             if len(self._data) > self._size:
                 self._data.popitem(last=False)
@@ -162,6 +221,19 @@ class ObjectService:
         self.bookmark_interval = bookmark_interval
         self.namespaces = self._by_path.get(("", "v1", "namespaces"))
         self._background: set[asyncio.Task[None]] = set()
+        self._allocators: dict[tuple[str, str], Allocator] = {}
+        # An in-process store hands watchers the object each write stored (no decode per event).
+        self._decoded_store = cast(_DecodedStore, store) if getattr(store, CARRIES_DECODED, False) is True else None
+
+    def set_allocator(self, rt: ResourceType, allocator: Allocator | None) -> None:
+        """Assign server-allocated values in every create and spec update of `rt` (None: stop)."""
+        if allocator is None:
+            self._allocators.pop((rt.group, rt.plural), None)
+        else:
+            self._allocators[(rt.group, rt.plural)] = allocator
+
+    def _allocator(self, rt: ResourceType) -> Allocator | None:
+        return self._allocators.get((rt.group, rt.plural)) if self._allocators else None
 
     # -- lookup --------------------------------------------------------------------------
 
@@ -373,6 +445,29 @@ class ObjectService:
         obj["metadata"]["resourceVersion"] = str(kv.mod_revision)
         return obj
 
+    @staticmethod
+    def _for_watchers(obj: Obj) -> Callable[[int], Obj]:
+        """What watchers of a write get, at the revision the store gives it: the written object
+        with a top level and metadata of its own (the writer stamps resourceVersion on `obj`
+        after the write); below them the values are shared with the writer's result, which
+        nobody changes (WriteOptions.shared_result)."""
+        def decoded(revision: int) -> Obj:
+            return {**obj, "metadata": {**obj["metadata"], "resourceVersion": str(revision)}}
+        return decoded
+
+    async def _store_create(self, key: str, obj: Obj, shared: bool) -> KeyValue:
+        value = self._encode_for_store(obj)
+        if shared and self._decoded_store is not None:
+            return await self._decoded_store.create(key, value, decoded=self._for_watchers(obj))
+        return await self.store.create(key, value)
+
+    async def _store_update(self, key: str, obj: Obj, expected_mod_revision: int, shared: bool) -> KeyValue:
+        value = self._encode_for_store(obj)
+        if shared and self._decoded_store is not None:
+            return await self._decoded_store.update(key, value, expected_mod_revision,
+                                                    decoded=self._for_watchers(obj))
+        return await self.store.update(key, value, expected_mod_revision)
+
     # -- create --------------------------------------------------------------------------
 
     async def create(self, rt: ResourceType, namespace: str | None, body: Any,
@@ -394,14 +489,24 @@ class ObjectService:
         self._validate(rt, obj, None)
         self._record_ownership(rt, None, obj, opts, "Update", "")
         key = rt.storage_key(meta.get("namespace"), meta["name"])
+        allocator = self._allocator(rt)
         if opts.dry_run:
             if await self.store.get(key) is not None:
                 raise E.already_exists(rt, meta["name"])
+            if allocator is not None:
+                # Refused as the write would be, and showing values; nothing is kept.
+                allocator.allocate(obj, None).revert()
             return obj
+        allocation = NO_ALLOCATION if allocator is None else allocator.allocate(obj, None)
         try:
-            kv = await self.store.create(key, self._encode_for_store(obj))
+            kv = await self._store_create(key, obj, opts.shared_result)
         except KeyExistsError as e:
+            allocation.revert()
             raise E.already_exists(rt, meta["name"]) from e
+        except Exception:
+            allocation.revert()
+            raise
+        allocation.commit()
         return self._with_rv(obj, kv)
 
     # -- update --------------------------------------------------------------------------
@@ -468,18 +573,33 @@ class ObjectService:
         self._validate(rt, new, old)
         self._record_ownership(rt, old, new, opts, operation, subresource)
         meta["resourceVersion"] = old_meta["resourceVersion"]
+        # Before the no-op check: an object stored without its values gets them from any update.
+        allocator = self._allocator(rt) if not subresource else None
+        allocation = NO_ALLOCATION if allocator is None else allocator.allocate(new, old)
         if _same_object(new, old):
+            allocation.revert()
             return old  # a no-op update writes nothing and keeps the resourceVersion
         if opts.dry_run:
+            allocation.revert()
             return new
         if old_meta.get("deletionTimestamp") and not meta.get("finalizers") and not (
                 rt.kind == "Namespace" and new.get("spec", {}).get("finalizers")):
             # The last finalizer is gone: the object goes away now.
-            _, rev = await self.store.delete(kv.key, kv.mod_revision)
+            try:
+                _, rev = await self.store.delete(kv.key, kv.mod_revision)
+            finally:
+                allocation.revert()  # the new values were never stored; the old ones go below
+            if allocator is not None:
+                allocator.release(old)
             meta["resourceVersion"] = str(rev)
             self._collect_dependents(rt, new)
             return new
-        stored = await self.store.update(kv.key, self._encode_for_store(new), kv.mod_revision)
+        try:
+            stored = await self._store_update(kv.key, new, kv.mod_revision, opts.shared_result)
+        except Exception:
+            allocation.revert()
+            raise
+        allocation.commit()
         return self._with_rv(new, stored)
 
     async def modify(self, rt: ResourceType, namespace: str | None, name: str,
@@ -550,7 +670,7 @@ class ObjectService:
                 if dry_run:
                     return obj, False
                 try:
-                    stored = await self.store.update(key, self._encode_for_store(obj), kv.mod_revision)
+                    stored = await self._store_update(key, obj, kv.mod_revision, False)
                 except ConflictError:
                     continue
                 return self._with_rv(obj, stored), False
@@ -562,6 +682,9 @@ class ObjectService:
                 continue
             except KeyNotFoundError as e:
                 raise E.not_found(rt, name) from e
+            allocator = self._allocator(rt)
+            if allocator is not None:
+                allocator.release(obj)
             meta["resourceVersion"] = str(rev)
             if propagation_policy != "Orphan":
                 self._collect_dependents(rt, obj)
@@ -694,7 +817,8 @@ class ObjectService:
             if match is not None and not match(obj):
                 return None
             return WatchItem("DELETED", obj, ev.kv.key, ev.kv.mod_revision)
-        obj = self._decode_shared(ev.kv)
+        # A store in this process hands over the object its writer stored: no decode per event.
+        obj = self._decoded.get(ev.kv, ev.decoded)
         if match is None:
             return WatchItem("ADDED" if ev.prev is None else "MODIFIED", obj, ev.kv.key, ev.kv.mod_revision)
         now_match = match(obj)

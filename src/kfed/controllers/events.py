@@ -6,8 +6,10 @@ It follows client-go's event correlator, so `kubectl describe` reads as it does 
   `lastTimestamp` instead of creating another;
 - once an object has had `AGGREGATE_AFTER` different messages for the same type and reason
   within `WINDOW` seconds, further ones go into a single Event whose message starts with
-  "(combined from similar events): " and whose count grows (one Service created in 50 clusters
-  makes 10 CreatedInCluster Events and one combined Event, not 50).
+  "(combined from similar events): " and whose count grows.
+
+What one reconcile pass did in many clusters is one Event to begin with (`ClusterEvents`: "Created
+service default/web in 50 clusters: c00, c01, ... and 40 more").
 
 Writes leave through a bounded queue drained by a few writer tasks. A burst of updates to one
 Event is coalesced into one PATCH; when the queue is full, new Events are dropped and counted
@@ -188,3 +190,36 @@ class EventRecorder:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks = []
+
+
+LISTED_CLUSTERS = 10  # clusters named in a grouped Event's message; the rest are counted
+
+
+def clusters_text(clusters: list[str]) -> str:
+    """"cluster a", or "3 clusters: a, b, c" (at most LISTED_CLUSTERS names, then "and N more")."""
+    names = sorted(set(clusters))
+    if len(names) == 1:
+        return f"cluster {names[0]}"
+    shown = ", ".join(names[:LISTED_CLUSTERS])
+    more = len(names) - LISTED_CLUSTERS
+    return f"{len(names)} clusters: {shown}" + (f" and {more} more" if more > 0 else "")
+
+
+class ClusterEvents:
+    """The Events of one reconcile pass over one object, one per (type, reason, message), each
+    naming the clusters it happened in: a Service created in 50 clusters gets one Event,
+    "Created service default/web in 50 clusters: c00, c01, ... and 40 more", as one kubectl
+    describe line, rather than 50 writes that the correlator would fold anyway. The message is a
+    template with `{where}` (its first occurrence) for the clusters."""
+
+    def __init__(self) -> None:
+        self._clusters: dict[tuple[str, str, str], list[str]] = {}
+
+    def add(self, type_: str, reason: str, template: str, cluster: str) -> None:
+        self._clusters.setdefault((type_, reason, template), []).append(cluster)
+
+    def record(self, recorder: EventRecorder, obj: Obj) -> None:
+        for (type_, reason, template), clusters in self._clusters.items():
+            # replace, not format: an error message in the template may hold braces
+            recorder.record(obj, type_, reason, template.replace("{where}", clusters_text(clusters), 1))
+        self._clusters.clear()

@@ -16,7 +16,7 @@ from typing import Any
 
 from kfed.controllers import shards as S
 from kfed.controllers.cluster import ClusterController
-from kfed.controllers.events import EventRecorder
+from kfed.controllers.events import ClusterEvents, EventRecorder
 from kfed.members.client import ApiCallError, KubeClient, Unreachable
 from kfed.members.connections import MemberConnection, MemberPool
 from kfed.members.informer import Informer
@@ -165,7 +165,10 @@ class ServiceController:
         if fed is None or fed["metadata"].get("deletionTimestamp"):
             for cluster in self.pool.members:
                 self._conforming.pop((key, cluster), None)
-            results = await asyncio.gather(*(self._delete_shard(c, conn, key, fed) for c, conn in members.items()))
+            done = ClusterEvents()
+            results = await asyncio.gather(*(self._delete_shard(c, conn, key, done) for c, conn in members.items()))
+            if fed is not None:
+                done.record(self.events, fed)
             if fed is not None and all(results):
                 await self._remove_finalizer(fed)
             if fed is None:
@@ -178,15 +181,17 @@ class ServiceController:
         placed = set(S.placement(fed, self.clusters.known_clusters()))
         inputs = S.member_inputs(fed)
         writes: list[Coroutine[Any, Any, Any]] = []
+        done = ClusterEvents()
         for c, conn in members.items():
             if c not in placed:
-                writes.append(self._delete_shard(c, conn, key, None))
+                writes.append(self._delete_shard(c, conn, key, done))
                 continue
             todo = self._shard_todo(c, conn, key, fed, inputs)
             if todo is not None:
-                writes.append(self._write_shard(c, conn, key, fed, *todo))
+                writes.append(self._write_shard(c, conn, key, done, *todo))
         if writes:  # most passes (a slice changed somewhere) write nothing to members
             await asyncio.gather(*writes)
+            done.record(self.events, fed)
         if self._defer_status(key):
             return
         await self._update_status(key, fed, sorted(placed))
@@ -235,7 +240,7 @@ class ServiceController:
         self._conforming.pop((key, cluster), None)
         return current, desired
 
-    async def _write_shard(self, cluster: str, conn: MemberConnection, key: str, fed: Obj,
+    async def _write_shard(self, cluster: str, conn: MemberConnection, key: str, done: ClusterEvents,
                            current: Obj | None, desired: Obj) -> None:
         assert conn.services is not None
         ns, name = key.split("/", 1)
@@ -243,7 +248,7 @@ class ServiceController:
             try:
                 if current is None:
                     result = await self._create_in_member(conn, ns, desired)
-                    self.events.record(fed, "Normal", "CreatedInCluster", f"Created service {key} in cluster {cluster}")
+                    done.add("Normal", "CreatedInCluster", f"Created service {key} in {{where}}", cluster)
                 else:
                     adopted = S.MANAGED_LABEL not in (current["metadata"].get("labels") or {})
                     desired.pop("status", None)
@@ -251,7 +256,7 @@ class ServiceController:
                     self.member_writes += 1
                     reason = "AdoptedInCluster" if adopted else "UpdatedInCluster"
                     verb = "Adopted" if adopted else "Updated"
-                    self.events.record(fed, "Normal", reason, f"{verb} service {key} in cluster {cluster}")
+                    done.add("Normal", reason, f"{verb} service {key} in {{where}}", cluster)
                 conn.services.remember(result)  # our own write: no need to wait for the watch
                 self._write_errors.pop((key, cluster), None)
             except ApiCallError as e:
@@ -260,8 +265,8 @@ class ServiceController:
                 msg = f"{e.status} {e.reason}: {e.message}"
                 reason = "Forbidden" if e.status == 403 else "WriteFailed"
                 if self._write_errors.get((key, cluster)) != f"{reason}: {msg}":
-                    self.events.record(fed, "Warning", "ClusterWriteFailed",
-                                       f"Could not write service {key} to cluster {cluster}: {msg}")
+                    done.add("Warning", "ClusterWriteFailed", f"Could not write service {key} to {{where}}: {msg}",
+                             cluster)
                 self._write_errors[(key, cluster)] = f"{reason}: {msg}"
                 asyncio.get_running_loop().call_later(5.0, self.enqueue, key)
             except Unreachable as e:
@@ -286,7 +291,7 @@ class ServiceController:
         self.member_writes += 1
         return result
 
-    async def _delete_shard(self, cluster: str, conn: MemberConnection, key: str, fed: Obj | None) -> bool:
+    async def _delete_shard(self, cluster: str, conn: MemberConnection, key: str, done: ClusterEvents | None) -> bool:
         """Delete the member's Service when kfed manages it. True when nothing is left to delete."""
         assert conn.services is not None
         current = conn.services.cache.get(key)
@@ -307,8 +312,8 @@ class ServiceController:
                 return False
         conn.services.cache.pop(key, None)
         self._conforming.pop((key, cluster), None)
-        if fed is not None:
-            self.events.record(fed, "Normal", "DeletedInCluster", f"Deleted service {key} in cluster {cluster}")
+        if done is not None:
+            done.add("Normal", "DeletedInCluster", f"Deleted service {key} in {{where}}", cluster)
         return True
 
     async def release_cluster(self, cluster: str, delete_services: bool) -> None:
@@ -383,13 +388,14 @@ class ServiceController:
         previous = {s.cluster: s for s in S.decode_shards(
             (fed["metadata"].get("annotations") or {}).get(S.SHARDS_ANNOTATION))}
         shards = self.shards_for(key, placed, previous)
+        turned = ClusterEvents()
         for sh in shards:
             was = self._last_health.get((key, sh.cluster))
             if was is not None and was != sh.healthy:
-                self.events.record(fed, "Normal" if sh.healthy else "Warning",
-                                   "ShardHealthy" if sh.healthy else "ShardUnhealthy",
-                                   f"shard in cluster {sh.cluster}: {sh.reason}")
+                turned.add("Normal" if sh.healthy else "Warning", "ShardHealthy" if sh.healthy else "ShardUnhealthy",
+                           f"shard in {{where}}: {sh.reason}", sh.cluster)
             self._last_health[(key, sh.cluster)] = sh.healthy
+        turned.record(self.events, fed)
         encoded = S.encode_shards(shards)
         ns, name = key.split("/", 1)
         if (fed["metadata"].get("annotations") or {}).get(S.SHARDS_ANNOTATION) != encoded:

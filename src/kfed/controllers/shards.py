@@ -6,9 +6,8 @@ its EndpointSlices, and writes what they return.
 
 from __future__ import annotations
 
-import copy
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 Obj = dict[str, Any]
@@ -58,7 +57,7 @@ def _ports(fed_ports: list[Obj], member_ports: list[Obj]) -> list[Obj]:
     by_key = {(p.get("port"), p.get("protocol", "TCP")): p for p in member_ports}
     out = []
     for p in fed_ports:
-        q = copy.deepcopy(p)
+        q = dict(p)  # a port's values are scalars
         m = by_key.get((p.get("port"), p.get("protocol", "TCP")))
         if m is not None and "nodePort" not in q and "nodePort" in m:
             q["nodePort"] = m["nodePort"]
@@ -77,15 +76,17 @@ def desired_member_service(fed: Obj, federation: str, current: Obj | None, *, ad
         origin = (current["metadata"].get("annotations") or {}).get(ORIGIN_ANNOTATION) or (
             "adopted" if adopt or MANAGED_LABEL not in (current["metadata"].get("labels") or {}) else "created")
     annotations[ORIGIN_ANNOTATION] = origin
-    fspec = copy.deepcopy(fed.get("spec") or {})
-    for k in ("clusterIP", "clusterIPs") :
+    # Shallow copies: the result is only sent, never changed in place, so it may share the
+    # federated Service's values; what this function changes (ports) is copied.
+    fspec = dict(fed.get("spec") or {})
+    for k in ("clusterIP", "clusterIPs"):
         if fspec.get(k) in ("", None, []):
             fspec.pop(k, None)
     cspec = (current or {}).get("spec") or {}
     spec: Obj = {}
     for k, v in cspec.items():
         if k in MEMBER_OWNED_SPEC and k not in fspec:
-            spec[k] = copy.deepcopy(v)
+            spec[k] = list(v) if isinstance(v, list) else v
     for k, v in fspec.items():
         spec[k] = v
     if "ports" in fspec:
@@ -131,15 +132,31 @@ def conforms(current: Obj, desired: Obj) -> bool:
 
 
 def _spec_equal(a: Obj, b: Obj) -> bool:
-    def norm(spec: Obj) -> Obj:
-        s = copy.deepcopy(spec)
-        for p in s.get("ports") or []:
-            p.setdefault("protocol", "TCP")
-            if "targetPort" not in p and "port" in p:
-                p["targetPort"] = p["port"]
-        return s
+    """Equal specs, ports compared with the API server's defaults (protocol TCP, targetPort = port)."""
+    if a.keys() != b.keys():
+        return False
+    for k, v in a.items():
+        if k == "ports":
+            if _norm_ports(v) != _norm_ports(b[k]):
+                return False
+        elif v != b[k]:
+            return False
+    return True
 
-    return norm(a) == norm(b)
+
+def _norm_ports(ports: Any) -> Any:
+    if not isinstance(ports, list):
+        return ports
+    out = []
+    for p in ports:
+        if isinstance(p, dict):
+            q = dict(p)
+            q.setdefault("protocol", "TCP")
+            if "targetPort" not in q and "port" in q:
+                q["targetPort"] = q["port"]
+            p = q
+        out.append(p)
+    return out
 
 
 # -- shard health -------------------------------------------------------------------------
@@ -157,7 +174,11 @@ class Shard:
     reason: str = ""
 
     def to_dict(self) -> Obj:
-        return asdict(self)
+        # by hand: dataclasses.asdict deep-copies field by field, and 1,000 Services x 50 shards
+        # are encoded on every status pass
+        return {"cluster": self.cluster, "region": self.region, "zones": list(self.zones),
+                "addresses": list(self.addresses), "hostnames": list(self.hostnames),
+                "readyEndpoints": self.readyEndpoints, "healthy": self.healthy, "reason": self.reason}
 
     @classmethod
     def from_dict(cls, d: Obj) -> Shard:

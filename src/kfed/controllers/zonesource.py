@@ -9,7 +9,13 @@ started after the zone's newest change was a deletion serves the same records un
 serial than one that watched the deletion happen, until the next change; its secondaries hold
 the same data meanwhile.)
 
-Changes that arrive together (the DNS controller writes thousands of objects a second when a
+Objects hold the records of any number of names (the DNS controller writes one object per
+federated Service); when several objects hold a name, the oldest (by creationTimestamp, then
+name) serves all of that name's records (kfed.dns.recordsets). An object's change is turned into
+the names whose served records changed from that object's names alone (RecordSetZone), so a
+snapshot replaces only those names.
+
+Changes that arrive together (the DNS controller writes hundreds of objects a second when a
 federation starts) are folded into one snapshot per `COALESCE_SECONDS`: deriving a snapshot copies
 the zone's index of names, so one snapshot per object would cost O(zone) each, O(zone^2) in all.
 The serial of such a snapshot is that of its newest change, as above.
@@ -22,24 +28,24 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
+from kfed.dns.recordsets import PATH as RECORDSETS
+from kfed.dns.server.recordsetzone import RecordSetZone
 from kfed.dns.server.sources import LatestSnapshot, SnapshotBuilder
-from kfed.dns.server.zone import RecordSetSpec, ZoneData, ZoneSettings
+from kfed.dns.server.zone import ZoneData, ZoneSettings
 from kfed.members.client import KubeClient
 from kfed.members.informer import Informer, object_key
 
 Obj = dict[str, Any]
-RECORDSETS = "/apis/federation.kfed.io/v1beta1/dnsrecordsets"
 EMPTY_ZONE_SERIAL = 1  # the same on every replica (0 would let each server pick the time of day)
 COALESCE_SECONDS = 0.02  # how long a change may wait for others to share its snapshot
 
 
-def _specs(obj: Obj, origin: str) -> list[RecordSetSpec]:
-    spec = obj.get("spec") or {}
-    if (spec.get("zone") or "").lower().rstrip(".") != origin.rstrip("."):
-        return []
-    name = spec.get("name") or ""
-    return [RecordSetSpec(name, r.get("type", ""), int(r.get("ttl", 0)), tuple(r.get("data") or ()))
-            for r in spec.get("records") or []]
+def _slim(obj: Obj) -> Obj:
+    """What the server reads of an object (the informer keeps it): no labels, annotations or
+    managedFields."""
+    meta = obj.get("metadata") or {}
+    return {"metadata": {k: meta[k] for k in ("name", "resourceVersion", "creationTimestamp") if k in meta},
+            "spec": obj.get("spec") or {}}
 
 
 def _serial(obj: Obj) -> int:
@@ -57,58 +63,44 @@ class RecordSetZoneSource:
         self.origin = settings.origin.to_text().lower()
         self._builder = SnapshotBuilder(settings)
         self._latest = LatestSnapshot()
-        self._objects: dict[str, Obj] = {}  # the zone's objects until the first snapshot is built
+        self.zone = RecordSetZone(self.origin)  # every object of the zone, and what each name serves
+        self._serial_seen = 0  # the largest resourceVersion among the objects listed before the first snapshot
         self._built = False
-        # Changes not yet in a snapshot: (name, TYPE) -> its new record set, None to delete it.
-        self._pending: dict[tuple[str, str], RecordSetSpec | None] = {}
+        self._pending: set[str] = set()  # names whose served records changed since the last snapshot
         self._pending_serial = 0
         self._flush: asyncio.TimerHandle | None = None
         self.ready = asyncio.Event()  # the first snapshot (the whole listed zone) is published
-        self.informer = Informer(fed, RECORDSETS, self._on_event, name="dns-server: dnsrecordsets")
+        self.informer = Informer(fed, RECORDSETS, self._on_event, name="dns-server: dnsrecordsets",
+                                 transform=_slim)
         self._task: asyncio.Task[None] | None = None
 
     def _on_event(self, kind: str, obj: Obj, old: Obj | None) -> None:
+        key = object_key(obj)
+        changed = self.zone.remove(key) if kind == "DELETED" else self.zone.put(key, obj)
         if not self._built:
-            # Still listing: collect, and build the zone once (one snapshot, not one per object).
-            key = object_key(obj)
-            if kind == "DELETED":
-                self._objects.pop(key, None)
-            elif _specs(obj, self.origin):
-                self._objects[key] = obj
-            else:
-                self._objects.pop(key, None)
+            # Still listing: the zone is built once, when listed (one snapshot, not one per object).
+            if kind != "DELETED" and self.zone.names_of(obj):
+                self._serial_seen = max(self._serial_seen, _serial(obj))
             return
-        if kind == "DELETED":
-            upserts, before = [], _specs(obj, self.origin)
-        else:
-            upserts, before = _specs(obj, self.origin), _specs(old, self.origin) if old is not None else []
-        keep = {(s.name.lower(), s.type.upper()) for s in upserts}
-        deletes = [(s.name.lower(), s.type.upper()) for s in before if (s.name.lower(), s.type.upper()) not in keep]
-        if not upserts and not deletes:
+        if not changed:
             return
-        for gone in deletes:
-            self._pending[gone] = None
-        for spec in upserts:
-            self._pending[(spec.name.lower(), spec.type.upper())] = spec
+        self._pending |= changed
         self._pending_serial = max(self._pending_serial, _serial(obj))
         if self._flush is None:
             self._flush = asyncio.get_running_loop().call_later(COALESCE_SECONDS, self._publish_pending)
 
     def _publish_pending(self) -> None:
         self._flush = None
-        pending, self._pending = self._pending, {}
-        upserts = [spec for spec in pending.values() if spec is not None]
-        deletes = [key for key, spec in pending.items() if spec is None]
+        pending, self._pending = self._pending, set()
         serial = max(self._pending_serial, self._builder.current.serial)
-        self._latest.publish(self._builder.apply(upserts, deletes, serial=serial))
+        self._latest.publish(self._builder.replace_names({name: self.zone.served(name) for name in pending},
+                                                         serial=serial))
 
     async def _build_when_listed(self) -> None:
         await self.informer.synced.wait()
-        specs = [s for obj in self._objects.values() for s in _specs(obj, self.origin)]
-        serial = max((_serial(o) for o in self._objects.values()), default=0) or EMPTY_ZONE_SERIAL
-        self._objects.clear()
+        serial = self._serial_seen or EMPTY_ZONE_SERIAL
         self._built = True
-        self._latest.publish(self._builder.replace(specs, serial=serial))
+        self._latest.publish(self._builder.replace(list(self.zone.specs()), serial=serial))
         self.ready.set()
 
     @property

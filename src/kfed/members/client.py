@@ -80,7 +80,8 @@ def extract_context(config: dict[str, Any], context: str) -> dict[str, Any]:
 async def _without_env_lookups(api: ApiClient) -> None:
     """kubernetes_asyncio's session has trust_env=True: every request then looks up ~/.netrc and
     proxy variables in worker threads (two thread hops per request). kfed takes its proxy, if any,
-    from the kubeconfig (sent per request), so the session is rebuilt without those lookups."""
+    from the kubeconfig (sent per request), so the session is rebuilt without those lookups, and
+    without a cookie jar, which client-go does not keep either."""
     rest = api.rest_client
     old = rest.pool_manager
     ssl_context = getattr(old.connector, "_ssl", None)
@@ -88,7 +89,8 @@ async def _without_env_lookups(api: ApiClient) -> None:
         return  # an aiohttp whose internals differ: keep the library's session
     rest.pool_manager = aiohttp.ClientSession(
         connector=aiohttp.TCPConnector(limit=old.connector.limit, ssl=ssl_context),
-        trust_env=False, read_bufsize=2**21)
+        trust_env=False, read_bufsize=2**21,
+        cookie_jar=aiohttp.DummyCookieJar())  # as client-go: no cookies kept (and none matched per request)
     await old.close()
 
 
@@ -98,6 +100,7 @@ class KubeClient:
     def __init__(self, api: ApiClient, *, timeout: float = 10.0) -> None:
         self.api = api
         self.timeout = timeout
+        self._static_headers: dict[tuple[str, str | None, str | None], dict[str, str]] = {}
         self.server: str = api.configuration.host or ""
 
     @classmethod
@@ -114,12 +117,21 @@ class KubeClient:
         await self.api.close()
 
     async def _headers(self, accept: str, content_type: str | None = None) -> dict[str, str]:
+        """The request's headers (shared: not to be changed). With a refresh hook (an in-cluster
+        token file) the configuration is asked each time; otherwise the headers are built once per
+        token (a token refreshed in place, as kubernetes_asyncio's refresh loop does, is a new key)."""
+        config = self.api.configuration
+        static = config.refresh_api_key_hook is None
+        key = (accept, content_type, config.api_key.get("BearerToken"))
+        if static and (cached := self._static_headers.get(key)) is not None:
+            return cached
         headers = dict(self.api.default_headers)
         headers["Accept"] = accept
         if content_type:
             headers["Content-Type"] = content_type
-        # Asks the configuration each time: an exec plugin's or a file's token may have been refreshed.
         await self.api.update_params_for_auth(headers, [], ["BearerToken"])
+        if static:
+            self._static_headers[key] = headers
         return headers
 
     def _send(self, method: str, path: str, params: list[tuple[str, Any]], headers: dict[str, str],

@@ -11,6 +11,7 @@ reports those); validators skip what they cannot read instead of raising.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -374,7 +375,16 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 def parse_ip_sloppy(value: str) -> IPAddress | None:
     """Go's net.ParseIP as Kubernetes uses it: IPv4 parts may carry leading zeros (read as decimal)."""
-    if not isinstance(value, str) or not value or value.strip() != value:
+    if not isinstance(value, str) or not value:
+        return None
+    return _parse_ip_text(value)
+
+
+@functools.lru_cache(maxsize=65_536)
+def _parse_ip_text(value: str) -> IPAddress | None:
+    """Cached: every Service, Endpoints and EndpointSlice write validates the same few addresses
+    again (the objects the result is shared with are immutable)."""
+    if value.strip() != value:
         return None
     if ":" not in value:
         parts = value.split(".")
@@ -443,21 +453,28 @@ _LINK_LOCAL_MULTICAST_V6 = ipaddress.ip_network("ff02::/16")
 def validate_non_special_ip(path: str, value: str) -> list[FieldCause]:
     """ValidateNonSpecialIP: externalIPs and endpoint addresses may not be unspecified,
     loopback or link-local (kube-proxy could not route them)."""
+    if not isinstance(value, str):
+        return [invalid(path, value, "must be a valid IP address")]
+    return [invalid(path, value, detail) for detail in _special_ip_problems(value)]
+
+
+@functools.lru_cache(maxsize=65_536)
+def _special_ip_problems(value: str) -> tuple[str, ...]:
     ip = parse_ip_sloppy(value)
     if ip is None:
-        return [invalid(path, value, "must be a valid IP address")]
+        return ("must be a valid IP address",)
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         ip = ip.ipv4_mapped
-    causes = []
+    problems = []
     if ip.is_unspecified:
-        causes.append(invalid(path, value, f"may not be unspecified ({value})"))
+        problems.append(f"may not be unspecified ({value})")
     if ip.is_loopback:
-        causes.append(invalid(path, value, "may not be in the loopback range (127.0.0.0/8, ::1/128)"))
+        problems.append("may not be in the loopback range (127.0.0.0/8, ::1/128)")
     if ip.is_link_local and not ip.is_multicast:
-        causes.append(invalid(path, value, "may not be in the link-local range (169.254.0.0/16, fe80::/10)"))
+        problems.append("may not be in the link-local range (169.254.0.0/16, fe80::/10)")
     if ip in _LINK_LOCAL_MULTICAST_V4 or ip in _LINK_LOCAL_MULTICAST_V6:
-        causes.append(invalid(path, value, "may not be in the link-local multicast range (224.0.0.0/24, ff02::/10)"))
-    return causes
+        problems.append("may not be in the link-local multicast range (224.0.0.0/24, ff02::/10)")
+    return tuple(problems)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -29,6 +29,7 @@ from kfed.sim.informer import Informer
 from kfed.sim.kubelet import Kubelet, PodFaults
 from kfed.sim.layout import ClusterSpec
 from kfed.sim.nodes import node_objects
+from kfed.sim.service_allocator import ServiceAllocator
 from kfed.sim.service_controller import HostnameRegistry, ServiceController
 from kfed.sim.views import NodeView, PodView, key_of, node_view, pod_view
 from kfed.sim.workloads import DeploymentController, ReplicaSetController
@@ -174,9 +175,19 @@ class SimCluster:
                 await asyncio.sleep(0.05 * (attempt + 1))
                 continue
             server.ready = False  # /readyz fails until the controllers have synced
+            # No await since the server started: the allocator is in place before any request
+            # is served (a TLS handshake alone takes several turns of the loop).
+            self._install_allocator(server, store)
             self._started_once = True
             return server
         raise AssertionError("unreachable")
+
+    def _install_allocator(self, server: ApiServer, store: CachedStore) -> None:
+        """Cluster IPs and node ports are assigned inside the API's writes, as kube-apiserver does."""
+        rt = self.resource("services")
+        allocator = ServiceAllocator(rt, self.plan.service_cidr)
+        allocator.claim_existing(codec.loads(kv.value) for kv in store.range_now(rt.storage_prefix()).kvs)
+        server.objects.set_allocator(rt, allocator)
 
     def _port_to_use(self) -> int:
         if self._server is not None:
@@ -212,7 +223,7 @@ class SimCluster:
     async def _ensure_nodes(self) -> None:
         rt = self.resource("nodes")
         now = codec.now_rfc3339()
-        opts = WriteOptions(field_manager="kubelet")
+        opts = WriteOptions(field_manager="kubelet", shared_result=True)
         for obj, status in node_objects(self.spec, self.plan.node_cidr, self.options.nodes_per_zone, now):
             name = obj["metadata"]["name"]
             if await self.objects.get_or_none(rt, None, name) is not None:
@@ -442,7 +453,7 @@ class SimCluster:
                     o["spec"].pop("unschedulable", None)
 
             await self.objects.modify(rt, None, node["metadata"]["name"], set_unschedulable,
-                                      WriteOptions(field_manager="kfed-sim"))
+                                      WriteOptions(field_manager="kfed-sim", shared_result=True))
 
     @property
     def settled(self) -> bool:

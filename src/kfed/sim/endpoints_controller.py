@@ -48,8 +48,9 @@ class EndpointsController(Controller):
         self.services = ServiceIndex()
         self._endpoints: dict[str, bytes] = {}  # service key -> digest of its Endpoints
         self._slices: dict[str, dict[str, bytes]] = {}  # service key -> slice name -> digest
-        self._opts = WriteOptions(field_manager="endpoint-controller")
-        self._slice_opts = WriteOptions(field_manager="endpointslice-controller")
+        # Results are only read: watchers get the written object, nobody decodes it again.
+        self._opts = WriteOptions(field_manager="endpoint-controller", shared_result=True)
+        self._slice_opts = WriteOptions(field_manager="endpointslice-controller", shared_result=True)
 
     # -- events --------------------------------------------------------------------------
 

@@ -40,6 +40,7 @@ class EventRecorder:
         if meta.get("namespace"):
             event["involvedObject"]["namespace"] = meta["namespace"]
         try:
-            await self.objects.create(self.rt, namespace, event, WriteOptions(field_manager=component))
+            await self.objects.create(self.rt, namespace, event,
+                                      WriteOptions(field_manager=component, shared_result=True))
         except E.ApiError as e:  # events are best effort, as in Kubernetes
             log.debug("event not recorded reason=%s: %s", reason, e.message)

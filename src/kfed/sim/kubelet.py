@@ -48,8 +48,9 @@ class Kubelet(Controller):
         self.ready_delay = ready_delay
         self._due: dict[str, float] = {}  # pod uid -> loop time of its next allowed transition
         self._next_node = 0
-        self._opts = WriteOptions(field_manager="kubelet")
-        self._scheduler_opts = WriteOptions(field_manager="default-scheduler")
+        # Results are only read: watchers get the written object, nobody decodes it again.
+        self._opts = WriteOptions(field_manager="kubelet", shared_result=True)
+        self._scheduler_opts = WriteOptions(field_manager="default-scheduler", shared_result=True)
 
     # -- events --------------------------------------------------------------------------
 

@@ -1,9 +1,10 @@
 """What a Service holds of its cluster's address pools, and what it still needs (pure).
 
-A real kube-apiserver allocates the cluster IP and node ports while it creates the Service, and
-the cloud's service controller then provisions the load balancer. The simulation does both in a
-controller right after the write, through the same API, so clients see what they would see
-from a cluster: an IP within milliseconds, then `status.loadBalancer.ingress`.
+A real kube-apiserver allocates the cluster IP and node ports while it creates the Service
+(kfed.sim.service_allocator does so inside the simulated API's writes), and the cloud's service
+controller then provisions the load balancer in a write of its own (the simulated cluster's
+ServiceController), so clients see what they would see from a cluster: the create's response
+carries the cluster IP, `status.loadBalancer.ingress` follows.
 """
 
 from __future__ import annotations
@@ -55,6 +56,8 @@ class SpecNeeds:
 
 
 def spec_needs(obj: Obj) -> SpecNeeds:
+    """What the API's allocator has not given a stored Service (nothing, unless it was written
+    before the allocator was in place)."""
     spec = _spec(obj)
     stype = spec.get("type") or "ClusterIP"
     if stype == "ExternalName":
@@ -67,23 +70,6 @@ def spec_needs(obj: Obj) -> SpecNeeds:
     hc = stype == "LoadBalancer" and spec.get("externalTrafficPolicy") == "Local" and \
         not spec.get("healthCheckNodePort")
     return SpecNeeds(needs_ip, ports, hc)
-
-
-def apply_spec_allocations(obj: Obj, cluster_ip: str | None, node_ports: dict[int, int],
-                           health_check_node_port: int | None) -> None:
-    """Write allocated values into obj (only where still missing: the object may have changed)."""
-    spec = _spec(obj)
-    if cluster_ip and not spec.get("clusterIP") and spec.get("type") != "ExternalName":
-        spec["clusterIP"] = cluster_ip
-        spec["clusterIPs"] = [cluster_ip]
-        spec.setdefault("ipFamilies", ["IPv4"])
-        spec.setdefault("ipFamilyPolicy", "SingleStack")
-    ports = spec.get("ports") or []
-    for i, port in node_ports.items():
-        if i < len(ports) and isinstance(ports[i], dict) and not ports[i].get("nodePort"):
-            ports[i]["nodePort"] = port
-    if health_check_node_port and not spec.get("healthCheckNodePort"):
-        spec["healthCheckNodePort"] = health_check_node_port
 
 
 def wants_load_balancer(obj: Obj) -> bool:

@@ -1,4 +1,8 @@
-"""Cluster IPs, node ports and load balancers of a simulated cluster's Services."""
+"""Load balancers of a simulated cluster's Services.
+
+The cluster IPs and node ports come from the API's own writes (kfed.sim.service_allocator); this
+controller provisions load balancers afterwards, in a status write of its own, as a cloud's does.
+"""
 
 from __future__ import annotations
 
@@ -8,14 +12,12 @@ from typing import Protocol
 from kfed.api import errors as E
 from kfed.api.objects import ObjectService, WriteOptions
 from kfed.model.resource import Obj, ResourceType
-from kfed.sim.addresses import AddressPlan, IpPool, PoolExhausted, PortPool
+from kfed.sim.addresses import AddressPlan, IpPool, PoolExhausted
 from kfed.sim.controller import Controller
 from kfed.sim.events import EventRecorder
 from kfed.sim.layout import ClusterSpec
 from kfed.sim.service_allocation import (
     Holdings,
-    SpecNeeds,
-    apply_spec_allocations,
     current_ingress,
     holdings_of,
     ingress,
@@ -47,16 +49,15 @@ class ServiceController(Controller):
         self.spec = cluster
         self.objects = objects
         self.rt = services_rt
-        self.cluster_ips = IpPool(plan.service_cidr)
-        self.node_ports = PortPool()
         self.lb_ips = IpPool(plan.lb_pool)
         self.recorder = recorder
         self.hostnames = hostnames if cluster.lb_hostnames else None
-        self._holdings: dict[str, Holdings] = {}
+        self._holdings: dict[str, Holdings] = {}  # load-balancer addresses and hostnames by Service
         # In hostname mode the ingress shows no IP: remember which pool address backs each hostname.
         self._lb_ip_of_host: dict[str, str] = {}
-        self._spec_opts = WriteOptions(field_manager="kube-apiserver")
-        self._status_opts = WriteOptions(field_manager="service-controller")
+        # Results are only read: watchers get the written object, nobody decodes it again.
+        self._repair_opts = WriteOptions(field_manager="kube-apiserver", shared_result=True)
+        self._status_opts = WriteOptions(field_manager="service-controller", shared_result=True)
 
     # -- events --------------------------------------------------------------------------
 
@@ -64,14 +65,14 @@ class ServiceController(Controller):
         meta = obj.get("metadata", {})
         key = key_of(meta.get("namespace", ""), meta.get("name", ""))
         if event == "DELETED":
-            held, last = self._holdings.pop(key, Holdings()), holdings_of(obj)
-            self._release(Holdings(held.cluster_ips | last.cluster_ips, held.node_ports | last.node_ports,
-                                   held.lb_ips | last.lb_ips, held.lb_hostnames | last.lb_hostnames), Holdings())
+            held, last = self._holdings.pop(key, Holdings()), _load_balancer_holdings(obj)
+            self._release(Holdings(lb_ips=held.lb_ips | last.lb_ips, lb_hostnames=held.lb_hostnames | last.lb_hostnames),
+                          Holdings())
             return
-        held = holdings_of(obj)
+        held = _load_balancer_holdings(obj)
         if self.hostnames is not None:
             lb = {ip for h in held.lb_hostnames if (ip := self._lb_ip_of_host.get(h) or self.hostnames.lookup(h))}
-            held = Holdings(held.cluster_ips, held.node_ports, held.lb_ips | frozenset(lb), held.lb_hostnames)
+            held = Holdings(lb_ips=held.lb_ips | frozenset(lb), lb_hostnames=held.lb_hostnames)
         before = self._holdings.get(key, Holdings())
         self._claim(held, before)
         self._release(before, held)
@@ -91,10 +92,6 @@ class ServiceController(Controller):
         return True
 
     def _claim(self, held: Holdings, before: Holdings) -> None:
-        for ip in held.cluster_ips - before.cluster_ips:
-            self.cluster_ips.claim(ip)
-        for port in held.node_ports - before.node_ports:
-            self.node_ports.claim(port)
         for ip in held.lb_ips - before.lb_ips:
             self.lb_ips.claim(ip)
         if self.hostnames is not None:
@@ -105,10 +102,6 @@ class ServiceController(Controller):
                     self.hostnames.set(host, backing)
 
     def _release(self, held: Holdings, keep: Holdings) -> None:
-        for ip in held.cluster_ips - keep.cluster_ips:
-            self.cluster_ips.release(ip)
-        for port in held.node_ports - keep.node_ports:
-            self.node_ports.release(port)
         for ip in held.lb_ips - keep.lb_ips:
             self.lb_ips.release(ip)
         for host in held.lb_hostnames - keep.lb_hostnames:
@@ -125,40 +118,30 @@ class ServiceController(Controller):
         obj = await self.objects.get_or_none(self.rt, ns, name)
         if obj is None:
             return
-        needs = spec_needs(obj)
-        if needs.any:
-            obj = await self._allocate_spec(obj, needs)
+        if spec_needs(obj).any:
+            obj = await self._repair_spec(obj)
         if wants_load_balancer(obj):
             await self._ensure_load_balancer(obj, key)
         elif _stale_ingress(obj):
             await self._delete_load_balancer(obj)
 
-    async def _allocate_spec(self, obj: Obj, needs: SpecNeeds) -> Obj:
+    async def _repair_spec(self, obj: Obj) -> Obj:
+        """A Service stored without its cluster IP or node ports: one written before the API's
+        allocator was in place (they are assigned inside every create and update). Any update
+        of its spec has the allocator fill them in, so an unchanged one does."""
         meta = obj["metadata"]
-        cluster_ip: str | None = None
-        ports: dict[int, int] = {}
-        hc: int | None = None
+        log.info("cluster=%s service=%s/%s: allocating what it was stored without", self.cluster,
+                 meta.get("namespace"), meta.get("name"))
         try:
-            if needs.cluster_ip:
-                cluster_ip = self.cluster_ips.allocate()
-            for i in needs.node_ports:
-                ports[i] = self.node_ports.allocate()
-            if needs.health_check_node_port:
-                hc = self.node_ports.allocate()
-        except PoolExhausted as e:
-            log.warning("cluster=%s service=%s/%s: %s", self.cluster, meta.get("namespace"), meta.get("name"), e)
-        allocated = Holdings(frozenset({cluster_ip} if cluster_ip else ()),
-                             frozenset([*ports.values(), *([hc] if hc else [])]))
-        try:
-            updated = await self.objects.modify(
-                self.rt, meta.get("namespace"), meta["name"],
-                lambda o: apply_spec_allocations(o, cluster_ip, ports, hc), self._spec_opts)
-        except BaseException:
-            self._release(allocated, Holdings())
-            raise
-        # Give back what the object did not take (it changed meanwhile).
-        self._release(allocated, holdings_of(updated))
-        return updated
+            return await self.objects.modify(self.rt, meta.get("namespace"), meta["name"], lambda o: None,
+                                             self._repair_opts)
+        except E.ApiError as e:
+            if e.code == 404:
+                raise
+            # Refused (an address taken meanwhile, a full pool): as a real cluster, it stays without.
+            log.warning("cluster=%s service=%s/%s: %s", self.cluster, meta.get("namespace"), meta.get("name"),
+                        e.message)
+            return obj
 
     async def _ensure_load_balancer(self, obj: Obj, key: str) -> None:
         meta = obj["metadata"]
@@ -210,6 +193,11 @@ class ServiceController(Controller):
         updated = await self.objects.modify(self.rt, meta.get("namespace"), meta["name"], clear, self._status_opts,
                                             subresource="status")
         await self.recorder.record(updated, "service-controller", "DeletedLoadBalancer", "Deleted load balancer")
+
+
+def _load_balancer_holdings(obj: Obj) -> Holdings:
+    held = holdings_of(obj)
+    return Holdings(lb_ips=held.lb_ips, lb_hostnames=held.lb_hostnames)
 
 
 def _stale_ingress(obj: Obj) -> bool:

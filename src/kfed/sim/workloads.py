@@ -48,7 +48,7 @@ class ReplicaSetController(Controller):
         self.recorder = recorder
         self._key_by_uid: dict[str, str] = {}
         self.expectations = Expectations()
-        self._opts = WriteOptions(field_manager="kube-controller-manager")
+        self._opts = WriteOptions(field_manager="kube-controller-manager", shared_result=True)  # results only read
 
     def on_replica_set(self, event: str, obj: Obj) -> None:
         meta = obj.get("metadata", {})
@@ -139,7 +139,7 @@ class DeploymentController(Controller):
         self.rt = deployments_rt
         self.rs_rt = rs_rt
         self.recorder = recorder
-        self._opts = WriteOptions(field_manager="kube-controller-manager")
+        self._opts = WriteOptions(field_manager="kube-controller-manager", shared_result=True)  # results only read
 
     def on_deployment(self, event: str, obj: Obj) -> None:
         meta = obj.get("metadata", {})

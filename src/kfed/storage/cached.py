@@ -19,6 +19,7 @@ from typing import Protocol
 from kfed.storage.protocol import (
     CompactedError,
     ConflictError,
+    Decoded,
     EventType,
     KeyExistsError,
     KeyNotFoundError,
@@ -248,15 +249,22 @@ class CachedStore:
             return pending[1]
         return self._committed.get(key)
 
-    async def create(self, key: str, value: bytes) -> KeyValue:
+    #: create and update take `decoded` (see kfed.storage.protocol.CARRIES_DECODED)
+    carries_decoded = True
+
+    async def create(self, key: str, value: bytes, *, decoded: Decoded | None = None) -> KeyValue:
+        """`decoded(revision)`: the object `value` encodes, as readers see it at the revision this
+        write gets; live watchers receive it with the event (history and the committed state keep
+        only the value)."""
         if self._latest(key) is not None:
             raise KeyExistsError(key)
         rev = self._next_revision + 1
         kv = KeyValue(key, value, rev, rev)
-        await self._write(WatchEvent(EventType.PUT, kv, None))
+        await self._write(WatchEvent(EventType.PUT, kv, None, None if decoded is None else decoded(rev)))
         return kv
 
-    async def update(self, key: str, value: bytes, expected_mod_revision: int | None = None) -> KeyValue:
+    async def update(self, key: str, value: bytes, expected_mod_revision: int | None = None, *,
+                     decoded: Decoded | None = None) -> KeyValue:
         prev = self._latest(key)
         if prev is None:
             raise KeyNotFoundError(key)
@@ -264,7 +272,7 @@ class CachedStore:
             raise ConflictError(key, expected_mod_revision, prev.mod_revision)
         rev = self._next_revision + 1
         kv = KeyValue(key, value, prev.create_revision, rev)
-        await self._write(WatchEvent(EventType.PUT, kv, prev))
+        await self._write(WatchEvent(EventType.PUT, kv, prev, None if decoded is None else decoded(rev)))
         return kv
 
     async def delete(self, key: str, expected_mod_revision: int | None = None) -> tuple[KeyValue, int]:
@@ -353,7 +361,9 @@ class CachedStore:
             if pending is not None and pending[0] == ev.revision:
                 del self._pending[key]  # nothing newer is pending for this key
         self._revision = revision
-        self._history.extend(events)
+        # History keeps events without their decoded objects: those would hold thousands of
+        # decoded objects alive (memory, garbage-collector work) for watches that rarely replay.
+        self._history.extend(e if e.decoded is None else WatchEvent(e.type, e.kv, e.prev) for e in events)
         overflow = len(self._history) - self._history_limit
         if overflow > 0:
             for _ in range(overflow):

@@ -11,10 +11,10 @@ durability), and an etcd backend. The API layer only ever sees this protocol.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 
 class StoreError(Exception):
@@ -68,11 +68,18 @@ class EventType(StrEnum):
 @dataclass(frozen=True, slots=True)
 class WatchEvent:
     """One change. For PUT, `kv` is the new value; for DELETE, `kv` holds the last value with
-    `mod_revision` set to the revision of the delete. `prev` is the value before the change."""
+    `mod_revision` set to the revision of the delete. `prev` is the value before the change.
+
+    `decoded` is, when the store has it, what the writer encoded into `kv.value` (see
+    `CARRIES_DECODED`): readers may use it instead of decoding the value again. It is shared by
+    every watcher and its writer, so nobody may change it. None when the store has no such object
+    (etcd's events, history a watch replays): decode `kv.value` then.
+    """
 
     type: EventType
     kv: KeyValue
     prev: KeyValue | None
+    decoded: Any = field(default=None, compare=False, repr=False)
 
     @property
     def revision(self) -> int:
@@ -107,6 +114,17 @@ class Watcher(Protocol):
         ...
 
     async def close(self) -> None: ...
+
+
+#: Attribute (True) of a Store whose `create` and `update` take a keyword `decoded`: a function of
+#: the revision the write gets that returns the object the value encodes, as readers see it at that
+#: revision. The store calls it once and hands the result to live watchers as `WatchEvent.decoded`,
+#: so an in-process store's readers use the writer's object instead of decoding the value again.
+#: Stores without it (etcd: events come from the server) take only the protocol's arguments.
+CARRIES_DECODED = "carries_decoded"
+
+#: The `decoded` argument of a CARRIES_DECODED store's writes: revision -> decoded object.
+Decoded = Callable[[int], Any]
 
 
 @runtime_checkable

@@ -64,6 +64,14 @@ def test_guide_walkthrough_on_the_builtin_server(tmp_path: Path) -> None:
                           not k[0].startswith("_kfed-owner.")}
         with_markers = table_records(dns_records_cli(kubectl.kubeconfig, "--show-ownership"))
         assert with_markers == {**listed, **guide.markers(guide.kfed_records(zone))}
+        # All of the Service's names are in one DNSRecordSet object, kfed's, as kubectl shows it.
+        objects = kubectl.run("get", "dnsrecordsets", "-o", "json").json()["items"]
+        assert [o["metadata"]["name"] for o in objects] == ["nginx.mynamespace.myfederation"]
+        assert objects[0]["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "kfed"
+        assert {(r["name"], r["type"]) for r in objects[0]["spec"]["records"]} == set(listed)
+        row = kubectl.run("get", "dnsrecordsets").stdout.splitlines()[1].split()
+        assert row[:4] == ["nginx.mynamespace.myfederation", "example.com.", str(len({n for n, _ in listed})),
+                           str(len(listed))]
         as_json = json.loads(dns_records_cli(kubectl.kubeconfig, "-o", "json"))
         assert as_json["zone"] == "example.com." and as_json["source"] == "builtin"
         assert {(r["name"], r["type"]) for r in as_json["records"]} == set(listed)

@@ -89,22 +89,27 @@ def secondary(tmp_path: Path, port: int, primary_port: int) -> Iterator[int]:
 
 
 def recordset(name: str, rtype: str, *data: str) -> str:
-    values = ", ".join(data)
+    """A hand-made object holding one name's records, named after it."""
+    return records_object(name.rstrip("."), (name, rtype, *data))
+
+
+def records_object(object_name: str, *records: tuple[str, ...]) -> str:
+    """A hand-made object holding any number of names: (name, type, data...) each."""
+    lines = "".join(f"  - {{name: {r[0]}, type: {r[1]}, ttl: 60, data: [{', '.join(r[2:])}]}}\n" for r in records)
     return textwrap.dedent(f"""\
         apiVersion: federation.kfed.io/v1beta1
         kind: DNSRecordSet
-        metadata: {{name: {name.rstrip('.')}}}
+        metadata: {{name: {object_name}}}
         spec:
           zone: example.com.
-          name: {name}
-          records: [{{type: {rtype}, ttl: 60, data: [{values}]}}]
-        """)
+          records:
+        """) + lines
 
 
-def apply(kubectl: Kubectl, tmp_path: Path, text: str) -> None:
+def apply(kubectl: Kubectl, tmp_path: Path, text: str, *flags: str) -> None:
     path = tmp_path / "recordset.yaml"
     path.write_text(text)
-    kubectl.run("apply", "-f", str(path))
+    kubectl.run("apply", *flags, "-f", str(path))
 
 
 def view(port: int) -> tuple[int, guide.Records]:
@@ -166,3 +171,21 @@ def test_replicas_agree_and_a_bind_secondary_follows(tmp_path: Path) -> None:
         wait_for(lambda: view(bind_port) == (serial3, records), timeout=30, what="BIND followed the delete")
         answer = guide.dig(("127.0.0.1", bind_port), "api.example.com.", "CNAME")
         assert "NXDOMAIN" in answer
+
+        # One object of several names, by server-side apply; a second manager's apply adds a
+        # record of another type at one of its names (records are keyed by name and type).
+        apply(kubectl, tmp_path, records_object("web", ("web.example.com.", "A", "192.0.2.20"),
+                                                ("img.example.com.", "CNAME", "web.example.com.")),
+              "--server-side", "--field-manager=team-a")
+        apply(kubectl, tmp_path, records_object("web", ("web.example.com.", "AAAA", "2001:db8::20")),
+              "--server-side", "--field-manager=team-b")
+        obj = kubectl.run("get", "dnsrecordset", "web", "-o", "json").json()
+        assert sorted((r["name"], r["type"]) for r in obj["spec"]["records"]) == [
+            ("img.example.com.", "CNAME"), ("web.example.com.", "A"), ("web.example.com.", "AAAA")]
+        _, records = same_everywhere([first, second], has=("web.example.com.", "AAAA"))
+        assert records[("img.example.com.", "CNAME")][1] == {"web.example.com."}
+        assert records[("web.example.com.", "A")][1] == {"192.0.2.20"}
+        table = kubectl.run("get", "dnsrecordsets").stdout.splitlines()
+        assert table[0].split() == ["NAME", "ZONE", "NAMES", "RECORDS", "AGE"]
+        assert table[-1].split()[:4] == ["www.example.com", "example.com.", "1", "1"]
+        assert ["web", "example.com.", "2", "3"] in [line.split()[:4] for line in table]

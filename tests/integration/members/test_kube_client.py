@@ -114,6 +114,32 @@ async def test_wrong_token_is_401_and_read_only_token_cannot_write(apiserver: Ap
         await client.close()
 
 
+async def test_a_token_changed_in_place_is_sent_from_the_next_request(apiserver: ApiServerProcess) -> None:
+    """Headers are built once per token: a refresh that swaps the configuration's token (as
+    kubernetes_asyncio's refresh loop does for exec plugins) is used at once, and so is a hook."""
+    client = await _client(apiserver)
+    try:
+        assert (await client.get("/api/v1/namespaces"))["items"]
+        config = client.api.configuration
+        good = config.api_key["BearerToken"]
+        config.api_key["BearerToken"] = "Bearer wrong"
+        with pytest.raises(ApiCallError) as info:
+            await client.get("/api/v1/namespaces")
+        assert info.value.status == 401
+        config.api_key["BearerToken"] = good
+        assert (await client.get("/api/v1/namespaces"))["items"]
+
+        def refresh(c: Any) -> None:
+            c.api_key["BearerToken"] = "Bearer also-wrong"
+
+        config.refresh_api_key_hook = refresh
+        with pytest.raises(ApiCallError) as info:
+            await client.get("/api/v1/namespaces")
+        assert info.value.status == 401
+    finally:
+        await client.close()
+
+
 async def test_nothing_listening_is_unreachable(apiserver: ApiServerProcess) -> None:
     config = parse_kubeconfig(apiserver.kubeconfig.read_text())
     for cluster in config["clusters"]:

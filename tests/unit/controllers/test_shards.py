@@ -108,3 +108,37 @@ def test_shards_round_trip_and_ingress_union() -> None:
     assert S.federated_ingress([a, b]) == [{"ip": "127.0.0.2", "ipMode": "VIP"}, {"ip": "127.0.0.3", "ipMode": "VIP"},
                                            {"ip": "127.0.0.10", "ipMode": "VIP"}, {"hostname": "x.elb.test"}]
     assert S.decode_shards("not json") == []
+
+
+def test_desired_shares_nothing_it_changes_with_the_federated_or_member_service() -> None:
+    import copy
+
+    fed, current = copy.deepcopy(FED), member(type="ClusterIP")
+    fed["spec"]["type"] = "ClusterIP"
+    before_fed, before_current = copy.deepcopy(fed), copy.deepcopy(current)
+    d = S.desired_member_service(fed, "myfed", current)
+    assert "nodePort" not in d["spec"]["ports"][0], "ClusterIP drops the member's node port"
+    d["spec"]["ports"][0]["port"] = 81
+    d["spec"]["clusterIPs"].append("10.96.0.11")
+    assert fed == before_fed and current == before_current, "building and changing the desired object left both inputs as they were"
+
+
+def test_ports_compare_with_api_server_defaults() -> None:
+    current = member()
+    d = S.desired_member_service(FED, "myfed", current)
+    d["spec"]["ports"] = [{"name": "http", "port": 80, "nodePort": 31000}]  # protocol and targetPort defaulted
+    assert S.conforms(current, d)
+    d["spec"]["ports"] = [{"name": "http", "port": 80, "targetPort": 8080, "nodePort": 31000}]
+    assert not S.conforms(current, d)
+    assert current["spec"]["ports"][0] == {"name": "http", "port": 80, "protocol": "TCP", "targetPort": 80,
+                                           "nodePort": 31000}, "comparing changed nothing"
+
+
+def test_shard_to_dict_is_every_field_in_order() -> None:
+    from dataclasses import asdict, fields
+
+    shard = S.Shard("c1", "r1", ["z1"], ["127.0.0.1"], ["lb.example"], 2, True, "Healthy")
+    assert shard.to_dict() == asdict(shard)
+    assert list(shard.to_dict()) == [f.name for f in fields(S.Shard)]
+    shard.to_dict()["zones"].append("z2")
+    assert shard.zones == ["z1"]

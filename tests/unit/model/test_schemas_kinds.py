@@ -107,7 +107,9 @@ LIST_SEMANTICS = [
     ("ReplicaSet", "status.conditions", "type", "merge", "map", ["type"]),
     ("Cluster", "spec.serverAddressByClientCIDRs", "clientCIDR", "merge", "map", ["clientCIDR"]),
     ("Cluster", "status.conditions", "type", "merge", "map", ["type"]),
-    ("DNSRecordSet", "spec.records", "type", "merge", "map", ["type"]),
+    # Keyed by two fields, as a CRD's list-map: apply merges by (name, type); strategic merge
+    # patch (one merge key only) replaces the list, as for custom resources.
+    ("DNSRecordSet", "spec.records", None, None, "map", ["name", "type"]),
 ]
 
 
@@ -148,7 +150,9 @@ def test_cluster_and_dns_record_set_shape() -> None:
     assert cond["lastProbeTime"]["format"] == "date-time"
     assert {"zones", "region"} <= set(at(cluster, "status")["properties"])
     records = at(KINDS["DNSRecordSet"].schema, "spec.records[]")
-    assert set(records["properties"]) == {"type", "ttl", "data"}
+    assert set(records["properties"]) == {"name", "type", "ttl", "data"}
+    assert records["required"] == ["name", "type", "data"]
+    assert set(at(KINDS["DNSRecordSet"].schema, "spec")["properties"]) == {"zone", "records"}
     assert "AAAA" in records["properties"]["type"]["enum"]
 
 

@@ -98,15 +98,18 @@ def test_cluster_generation_and_status_update() -> None:
 
 def record_set(*records: dict[str, Any], name: str = "nginx.default.fed.svc.example.com.",
                zone: str = "example.com.") -> Obj:
-    return fed("DNSRecordSet", {"zone": zone, "name": name, "records": list(records)})
+    """Records at `name` unless a record names its own."""
+    return fed("DNSRecordSet", {"zone": zone, "records": [{"name": name, **r} for r in records]})
 
 
 def test_record_set_valid_and_ttl_default() -> None:
     rs = record_set({"type": "A", "data": ["104.197.246.190", "130.211.57.243"]},
                     {"type": "AAAA", "ttl": 60, "data": ["2001:db8::1"]},
-                    {"type": "TXT", "data": ['"heritage=kfed"']})
+                    {"type": "TXT", "data": ['"heritage=kfed"']},
+                    {"name": "nginx.default.fed.svc.us-central1-f.example.com.", "type": "CNAME",
+                     "data": ["nginx.default.fed.svc.example.com."]})
     assert create(DNSRecordSetStrategy(), rs) == []
-    assert [r["ttl"] for r in rs["spec"]["records"]] == [180, 60, 180]
+    assert [r["ttl"] for r in rs["spec"]["records"]] == [180, 60, 180, 180]
     other = record_set({"type": "MX", "data": ["10 mail.example.com."]},
                        {"type": "SRV", "data": ["10 5 443 www.example.com."]},
                        {"type": "CAA", "data": ['0 issue "letsencrypt.org"']}, name="_sip._tcp.example.com.")
@@ -115,23 +118,32 @@ def test_record_set_valid_and_ttl_default() -> None:
 
 def test_record_set_names() -> None:
     assert create(DNSRecordSetStrategy(), record_set({"type": "A", "data": ["1.2.3.4"]}, name="www.example.com")) == [
-        "spec.name: Invalid value: \"www.example.com\": must be a fully qualified domain name ending in '.'"]
+        "spec.records[0].name: Invalid value: \"www.example.com\": must be a fully qualified domain name ending in '.'"]
     assert create(DNSRecordSetStrategy(), record_set({"type": "A", "data": ["1.2.3.4"]}, name="www.other.org.")) == [
-        "spec.name: Invalid value: \"www.other.org.\": must be inside zone 'example.com.'"]
+        "spec.records[0].name: Invalid value: \"www.other.org.\": must be inside zone 'example.com.'"]
     assert create(DNSRecordSetStrategy(), record_set({"type": "A", "data": ["1.2.3.4"]},
                                                      name="*.example.com.")) == []
+    assert create(DNSRecordSetStrategy(), fed("DNSRecordSet", {"zone": "example.com.", "records": [
+        {"type": "A", "data": ["1.2.3.4"]}]})) == ["spec.records[0].name: Required value"]
+    assert create(DNSRecordSetStrategy(), fed("DNSRecordSet", {"zone": "example.com."})) == [
+        "spec.records: Required value"]
 
 
 def test_record_set_records() -> None:
     rs = record_set({"type": "A", "data": ["2001:db8::1"]}, {"type": "AAAA", "data": ["1.2.3.4"]},
-                    {"type": "SPF", "data": ["x"]}, {"type": "A", "ttl": -1, "data": ["1.2.3.4"]})
+                    {"type": "SPF", "data": ["x"]}, {"type": "A", "ttl": -1, "data": ["1.2.3.4"]},
+                    {"name": "NGINX.default.fed.svc.example.com.", "type": "A", "data": ["1.2.3.4"]},
+                    {"name": "other.example.com.", "type": "A", "data": ["1.2.3.4"]})
     assert create(DNSRecordSetStrategy(), rs) == [
         'spec.records[0].data[0]: Invalid value: "2001:db8::1": must be a valid IPv4 address',
         'spec.records[1].data[0]: Invalid value: "1.2.3.4": must be a valid IPv6 address',
         'spec.records[2].type: Unsupported value: "SPF": supported values: "A", "AAAA", "CAA", "CNAME", "MX", "NS", '
         '"PTR", "SRV", "TXT"',
-        'spec.records[3].type: Duplicate value: "A"',
-        "spec.records[3].ttl: Invalid value: -1: must be between 0 and 2147483647, inclusive"]
+        'spec.records[3]: Duplicate value: map[string]interface {}{"name":"nginx.default.fed.svc.example.com.", '
+        '"type":"A"}',
+        "spec.records[3].ttl: Invalid value: -1: must be between 0 and 2147483647, inclusive",
+        'spec.records[4]: Duplicate value: map[string]interface {}{"name":"NGINX.default.fed.svc.example.com.", '
+        '"type":"A"}']
 
 
 def test_record_set_cname() -> None:
@@ -140,17 +152,22 @@ def test_record_set_cname() -> None:
         'spec.records[0].data: Invalid value: []string{"a.example.com.", "b.example.com."}: a CNAME record set '
         "must hold exactly one target"]
     assert create(DNSRecordSetStrategy(), record_set({"type": "CNAME", "data": ["a.example.com."]})) == []
-    mixed = record_set({"type": "CNAME", "data": ["a.example.com."]}, {"type": "A", "data": ["1.2.3.4"]})
+    mixed = record_set({"type": "CNAME", "data": ["a.example.com."]}, {"type": "A", "data": ["1.2.3.4"]},
+                       {"name": "a.example.com.", "type": "A", "data": ["1.2.3.4"]})
     assert create(DNSRecordSetStrategy(), mixed) == [
-        'spec.records: Invalid value: []string{"A", "CNAME"}: a CNAME may not share its name with other record types']
+        'spec.records: Invalid value: []string{"A", "CNAME"}: a CNAME may not share its name '
+        "(nginx.default.fed.svc.example.com.) with other record types"]
 
 
 def test_record_set_table() -> None:
     s = DNSRecordSetStrategy()
-    rs = record_set({"type": "A", "data": ["1.2.3.4"]}, {"type": "TXT", "data": ["x"]})
-    assert [(c.name, c.priority) for c in s.table_columns()] == [("Name", 0), ("DNSName", 0), ("Types", 0), ("Age", 0)]
-    assert s.table_row(rs) == ["c1", "nginx.default.fed.svc.example.com.", "A,TXT", TS]
-    assert s.selectable_fields(rs) == {"spec.name": "nginx.default.fed.svc.example.com.", "spec.zone": "example.com."}
+    rs = record_set({"type": "A", "data": ["1.2.3.4"]}, {"type": "TXT", "data": ["x"]},
+                    {"name": "b.example.com.", "type": "A", "data": ["1.2.3.4"]})
+    assert [(c.name, c.type, c.priority) for c in s.table_columns()] == [
+        ("Name", "string", 0), ("Zone", "string", 0), ("Names", "integer", 0), ("Records", "integer", 0),
+        ("Age", "date", 0)]
+    assert s.table_row(rs) == ["c1", "example.com.", 2, 3, TS]
+    assert s.selectable_fields(rs) == {"spec.zone": "example.com."}
 
 
 # -- Lease --------------------------------------------------------------------------------------------------

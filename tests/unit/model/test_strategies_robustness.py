@@ -83,10 +83,12 @@ SAMPLES: list[tuple[Strategy, Obj]] = [
         "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": "https://h:1"}],
         "secretRef": {"name": "s"}, "region": "r", "zone": "z", "zones": ["z"]},
         "status": {"conditions": [{"type": "Ready", "status": "True", "reason": "x"}], "zones": ["z"], "region": "r"}}),
-    (DNSRecordSetStrategy(), {"kind": "DNSRecordSet", "spec": {"zone": "example.com.", "name": "a.example.com.", "records": [
-        {"type": "A", "data": ["1.2.3.4"]}, {"type": "MX", "data": ["1 m.example.com."]},
-        {"type": "SRV", "data": ["1 2 3 t.example.com."]}, {"type": "CAA", "data": ["0 issue x"]},
-        {"type": "CNAME", "data": ["c.example.com."]}]}}),
+    (DNSRecordSetStrategy(), {"kind": "DNSRecordSet", "spec": {"zone": "example.com.", "records": [
+        {"name": "a.example.com.", "type": "A", "data": ["1.2.3.4"]},
+        {"name": "a.example.com.", "type": "MX", "data": ["1 m.example.com."]},
+        {"name": "_s._tcp.example.com.", "type": "SRV", "data": ["1 2 3 t.example.com."]},
+        {"name": "a.example.com.", "type": "CAA", "data": ["0 issue x"]},
+        {"name": "c.example.com.", "type": "CNAME", "data": ["a.example.com."]}]}}),
 ]
 
 json_values = st.recursive(

@@ -10,7 +10,6 @@ from kfed.sim.nodes import node_objects
 from kfed.sim.podstatus import is_ready, running_status
 from kfed.sim.service_allocation import (
     Holdings,
-    apply_spec_allocations,
     holdings_of,
     ingress,
     lb_hostname,
@@ -87,15 +86,6 @@ def test_spec_needs() -> None:
     local = svc(type="LoadBalancer", clusterIP="10.96.0.9", externalTrafficPolicy="Local",
                 ports=[{"port": 80, "nodePort": 30001}])
     assert spec_needs(local).health_check_node_port and not spec_needs(local).node_ports
-
-
-def test_apply_spec_allocations_only_fills_what_is_missing() -> None:
-    obj = svc(type="NodePort", ports=[{"port": 80}, {"port": 443, "nodePort": 31000}])
-    apply_spec_allocations(obj, "10.96.0.7", {0: 30005, 1: 30006}, None)
-    assert obj["spec"]["clusterIP"] == "10.96.0.7" and obj["spec"]["clusterIPs"] == ["10.96.0.7"]
-    assert [p["nodePort"] for p in obj["spec"]["ports"]] == [30005, 31000]
-    apply_spec_allocations(obj, "10.96.0.8", {}, 32000)
-    assert obj["spec"]["clusterIP"] == "10.96.0.7" and obj["spec"]["healthCheckNodePort"] == 32000
 
 
 def test_holdings_of_a_service() -> None:

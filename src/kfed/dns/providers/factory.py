@@ -9,7 +9,7 @@ Keys per provider (all optional unless said):
 - `clouddns`: project (required), managed_zone (else found by the zone's DNS name), endpoint_url,
   anonymous (no credentials: for emulators and tests), requests_per_second.
 - `builtin`: store (required): a `RecordSetStore` over the federation API; max_in_flight (object
-  writes at a time, 32); requests_per_second (batches a second; unpaced unless set).
+  writes at a time, 32); requests_per_second (object writes a second; unpaced unless set).
 
 Each provider module is imported only when asked for, so boto3 and the Google client load only
 where they are used.

@@ -8,9 +8,9 @@ latest still covers them).
 `SnapshotBuilder` does the bookkeeping every source needs: it remembers the record sets it was
 given, so a new full list (a re-read file, a re-listed API) turns into just the record sets that
 changed, and only those are parsed again. A new source (the federation API's DNSRecordSet
-objects, say) is a loop that calls `builder.replace_name(name, record_sets)` per changed object
-(or `apply`/`replace`) and publishes the result with `LatestSnapshot.publish`;
-InMemoryZoneSource is the smallest example.
+objects, say) is a loop that calls `builder.replace_names({name: record_sets})` for the names that
+changed (or `replace_name`, `apply`, `replace`) and publishes the result with
+`LatestSnapshot.publish`; InMemoryZoneSource is the smallest example.
 """
 
 from __future__ import annotations
@@ -86,6 +86,20 @@ class SnapshotBuilder:
             raise ZoneDataError(f"record sets for {owner} name another owner")
         upserts = [r for k, r in normalized.items() if self._specs.get(k) != (r.ttl, r.data)]
         deletes = [(owner, t) for t in self._types.get(owner, ()) if (owner, t) not in normalized]
+        return self._derive(upserts, deletes, serial)
+
+    def replace_names(self, names: Mapping[str, Iterable[RecordSetLike]], *, serial: int = 0) -> ZoneData:
+        """`replace_name` for many names in one snapshot: each name's record sets are now exactly
+        its entry's (an empty entry deletes the name). The cost follows the names given."""
+        upserts: list[RecordSetSpec] = []
+        deletes: list[_SpecKey] = []
+        for name, record_sets in names.items():
+            owner = self._absolute(name)
+            normalized = self._normalize(record_sets)
+            if any(n != owner for n, _ in normalized):
+                raise ZoneDataError(f"record sets for {owner} name another owner")
+            upserts += [r for k, r in normalized.items() if self._specs.get(k) != (r.ttl, r.data)]
+            deletes += [(owner, t) for t in self._types.get(owner, ()) if (owner, t) not in normalized]
         return self._derive(upserts, deletes, serial)
 
     def with_settings(self, settings: ZoneSettings, *, serial: int = 0) -> ZoneData:

@@ -1,4 +1,4 @@
-"""federation.kfed.io/v1beta1: Cluster (a member cluster) and DNSRecordSet (one DNS owner name)."""
+"""federation.kfed.io/v1beta1: Cluster (a member cluster) and DNSRecordSet (DNS records of one owner)."""
 
 from __future__ import annotations
 
@@ -68,25 +68,26 @@ CLUSTER_SCHEMA = kind_schema(
 
 
 def _record() -> Schema:
-    return named(f"{FEDERATION}.DNSRecord", obj("The records of one type at the owner name.", {
+    return named(f"{FEDERATION}.DNSRecord", obj("The records of one name and type.", {
+        "name": string("The owner name of the records, absolute and inside the zone, for example "
+                       "`nginx.mynamespace.myfederation.svc.example.com.`"),
         "type": string("The record type.", enum=RECORD_TYPES),
         "ttl": int32("Time to live of the records, in seconds.", minimum=0),
         "data": strings("The record data in zone-file form, one entry per record: an address "
                         "for A/AAAA, an absolute name for CNAME, a quoted string for TXT."),
-    }, required=("type", "data")))
+    }, required=("name", "type", "data")))
 
 
 DNS_RECORD_SET_SCHEMA = kind_schema(
     "federation.kfed.io", "v1beta1", "DNSRecordSet",
-    "The DNS records kfed's built-in DNS server answers with at one owner name, written by the "
-    "DNS controller; one object per name.",
-    spec=named(f"{FEDERATION}.DNSRecordSetSpec", obj("The records at the owner name.", {
-        "zone": string("The zone the name is in, absolute (ending in a dot), for example "
+    "DNS records kfed's built-in DNS server answers with: the records of one owner (the DNS "
+    "controller writes one object per federated Service, holding all of its names), or any set "
+    "of records written by hand. When several objects hold records at one name, the oldest "
+    "object (by creation time, then name) serves all of that name's records.",
+    spec=named(f"{FEDERATION}.DNSRecordSetSpec", obj("The records, all in one zone.", {
+        "zone": string("The zone the records are in, absolute (ending in a dot), for example "
                        "`example.com.`"),
-        "name": string("The owner name, absolute, for example "
-                       "`nginx.mynamespace.myfederation.svc.example.com.`"),
-        "records": keyed_list(_record(), "The records at the name, one entry per type.",
-                              keys=("type",)),
-    }, required=("zone", "name"))),
+        "records": keyed_list(_record(), "The records, one entry per name and type.",
+                              keys=("name", "type"), patch_strategy=None),
+    }, required=("zone", "records"))),
 )
-

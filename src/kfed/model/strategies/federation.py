@@ -7,6 +7,7 @@ DNSRecordSet is all spec.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -221,8 +222,15 @@ def _validate_record_data(rtype: str, path: str, data: list[Any]) -> list[FieldC
     return causes
 
 
+def _record_key(name: str, rtype: str) -> v.GoValue:
+    """%#v of a list-map key, as kube-apiserver prints a duplicate element of a keyed list."""
+    # json.dumps quotes the ASCII of DNS names and types as Go's %q does.
+    return v.GoValue(f"map[string]interface {{}}{{\"name\":{json.dumps(name)}, \"type\":{json.dumps(rtype)}}}",
+                     {"name": name, "type": rtype})
+
+
 class DNSRecordSetStrategy(KindStrategy):
-    """A set of DNS records at one name: spec.zone, spec.name, spec.records[{type, ttl, data}]."""
+    """DNS records in one zone: spec.zone, spec.records[{name, type, ttl, data}], keyed by (name, type)."""
 
     status_subresource = False
     tracks_generation = True
@@ -236,52 +244,58 @@ class DNSRecordSetStrategy(KindStrategy):
         rs = spec(obj)
         causes: list[FieldCause] = []
         zone = as_str(rs.get("zone"))
-        name = as_str(rs.get("name"))
         zone_errs = _fqdn_errors("spec.zone", zone)
         causes += zone_errs
-        name_errs = _fqdn_errors("spec.name", name)
-        causes += name_errs
-        if not zone_errs and not name_errs and not _in_zone(name, zone):
-            causes.append(v.invalid("spec.name", name, f"must be inside zone {zone!r}"))
         records = as_list(rs.get("records"))
         if not records:
             causes.append(v.required("spec.records"))
-        seen: set[str] = set()
+        seen: set[tuple[str, str]] = set()
+        types_at: dict[str, list[str]] = {}  # lowercased name -> its types, in order
         for i, record in enumerate(records):
             record = as_dict(record)
             path = f"spec.records[{i}]"
+            name = as_str(record.get("name"))
+            name_errs = _fqdn_errors(f"{path}.name", name)
+            causes += name_errs
+            if not zone_errs and not name_errs and not _in_zone(name, zone):
+                causes.append(v.invalid(f"{path}.name", name, f"must be inside zone {zone!r}"))
             rtype = record.get("type")
             if not rtype:
                 causes.append(v.required(f"{path}.type"))
             elif rtype not in RECORD_TYPES:
                 causes.append(v.not_supported(f"{path}.type", rtype, RECORD_TYPES))
-            elif rtype in seen:
-                causes.append(v.duplicate(f"{path}.type", rtype))
-            if isinstance(rtype, str):
-                seen.add(rtype)
+            elif (name.lower(), rtype) in seen:
+                causes.append(v.duplicate(path, _record_key(name, rtype)))
+            if isinstance(rtype, str) and name:
+                seen.add((name.lower(), rtype))
+                types = types_at.setdefault(name.lower(), [])
+                if rtype not in types:
+                    types.append(rtype)
             ttl = as_int(record.get("ttl"))
             if ttl is not None and not 0 <= ttl <= MAX_TTL:
                 causes.append(v.invalid(f"{path}.ttl", ttl, v.inclusive_range_error(0, MAX_TTL)))
             if rtype in RECORD_TYPES:
                 causes += _validate_record_data(str(rtype), f"{path}.data", as_list(record.get("data")))
-        if "CNAME" in seen and len(seen) > 1:
-            causes.append(v.invalid("spec.records", v.go_string_slice(sorted(seen)),
-                                    "a CNAME may not share its name with other record types"))
+        for name, types in types_at.items():
+            if "CNAME" in types and len(types) > 1:
+                causes.append(v.invalid("spec.records", v.go_string_slice(sorted(types)),
+                                        f"a CNAME may not share its name ({name}) with other record types"))
         return causes
 
     def table_columns(self) -> list[TableColumn]:
         return [NAME_COLUMN,
-                TableColumn("DNSName", description="The fully qualified name the records are at."),
-                TableColumn("Types", description="The types of the records at that name."),
+                TableColumn("Zone", description="The zone the records are in."),
+                TableColumn("Names", type="integer", description="How many DNS names the object holds records at."),
+                TableColumn("Records", type="integer", description="How many record sets (name and type) it holds."),
                 AGE_COLUMN]
 
     def table_row(self, obj: Obj) -> list[Any]:
-        types: list[str] = []
+        names: set[str] = set()
+        count = 0
         for record in as_list(spec(obj).get("records")):
-            rtype = as_str(as_dict(record).get("type"))
-            if rtype and rtype not in types:
-                types.append(rtype)
-        return [name_of(obj), as_str(spec(obj).get("name")), ",".join(types) or "<none>", creation_timestamp(obj)]
+            count += 1
+            names.add(as_str(as_dict(record).get("name")).lower())
+        return [name_of(obj), as_str(spec(obj).get("zone")), len(names), count, creation_timestamp(obj)]
 
     def selectable_fields(self, obj: Obj) -> dict[str, str]:
-        return {"spec.name": as_str(spec(obj).get("name")), "spec.zone": as_str(spec(obj).get("zone"))}
+        return {"spec.zone": as_str(spec(obj).get("zone"))}
