@@ -16,7 +16,7 @@ The flips run in `--rounds` rounds, each with its own p99, to show how much of a
 
 The objects are created in process, through each cluster's ObjectService (HTTP would only add
 the client's work to the fleet's). The fleet manages the garbage collector itself, as in `kfed sim`
-(SimOptions.freeze_heap, see kfed.sim.heap); the client freezes what it listed, so that its own
+(SimOptions.freeze_heap, see kfed.runtime.heap); the client freezes what it listed, so that its own
 full collections are not counted as the fleet's latency. Prints Markdown for docs/benchmarks.md.
 """
 

@@ -470,7 +470,7 @@ class ApiApp:
         request[WATCH_KEY] = True
         timeout = float(q["timeoutSeconds"]) if q.get("timeoutSeconds") else None
         sie = q.get("sendInitialEvents")
-        stream = await self.objects.watch(
+        stream = await self.objects.watch_batches(
             rt, ns, resource_version=q.get("resourceVersion"), label_selector=q.get("labelSelector"),
             field_selector=q.get("fieldSelector"), allow_bookmarks=parse_bool(q.get("allowWatchBookmarks"), "allowWatchBookmarks"),
             send_initial_events=parse_bool(sie, "sendInitialEvents") if sie is not None else None,
@@ -483,14 +483,18 @@ class ApiApp:
         fmt = "table" if neg.table else "json"
         include = q.get("includeObject", "Metadata")
         try:
-            async for item in stream:
-                if neg.table:
-                    frame = self._table_frame(rt, item, first_table, include, neg.table_version)
-                    first_table = False
-                else:
-                    frame = self._frame(item, fmt)
-                await resp.write(frame)
-                self.metrics.watch_event_sent(rt.plural)
+            async for batch in stream:
+                # A batch (what one store wake-up had for this watch) goes out in one write: one
+                # chunk and one TLS record rather than one per event.
+                frames = []
+                for item in batch:
+                    if neg.table:
+                        frames.append(self._table_frame(rt, item, first_table, include, neg.table_version))
+                        first_table = False
+                    else:
+                        frames.append(self._frame(item, fmt))
+                    self.metrics.watch_event_sent(rt.plural)
+                await resp.write(frames[0] if len(frames) == 1 else b"".join(frames))
             await resp.write_eof()
         except (ConnectionError, RuntimeError):
             pass  # the client went away: nothing to answer

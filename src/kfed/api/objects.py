@@ -179,6 +179,9 @@ def object_name(obj: Obj) -> str:
     return obj.get("metadata", {}).get("name", "") or ""
 
 
+INITIAL_BATCH = 500  # current objects per batch when a watch starts with them
+
+
 class _DecodeCache:
     """Decoded objects by (key, mod revision). Entries are shared: callers copy before mutating."""
 
@@ -269,6 +272,12 @@ class ObjectService:
     async def get_or_none(self, rt: ResourceType, namespace: str | None, name: str) -> Obj | None:
         kv = await self.store.get(rt.storage_key(namespace, name))
         return None if kv is None else self._decode(kv)
+
+    async def get_shared_or_none(self, rt: ResourceType, namespace: str | None, name: str) -> Obj | None:
+        """The live object as the decode cache holds it, shared: for readers that change nothing
+        (a controller deciding whether to write); no decode when a watch event or a read put it there."""
+        kv = await self.store.get(rt.storage_key(namespace, name))
+        return None if kv is None else self._decode_shared(kv)
 
     def _prefix(self, rt: ResourceType, namespace: str | None) -> str:
         if rt.namespaced and namespace:
@@ -746,6 +755,36 @@ class ObjectService:
         name: str | None = None,
     ) -> AsyncIterator[WatchItem]:
         """Events after resource_version; with "" or "0", the current objects first as ADDED."""
+        batches = await self.watch_batches(
+            rt, namespace, resource_version=resource_version, label_selector=label_selector,
+            field_selector=field_selector, allow_bookmarks=allow_bookmarks,
+            send_initial_events=send_initial_events, timeout=timeout, name=name)
+        return self._flatten(batches)
+
+    @staticmethod
+    async def _flatten(batches: AsyncIterator[builtins.list[WatchItem]]) -> AsyncIterator[WatchItem]:
+        try:
+            async for batch in batches:
+                for item in batch:
+                    yield item
+        finally:
+            await batches.aclose()  # type: ignore[attr-defined]
+
+    async def watch_batches(
+        self,
+        rt: ResourceType,
+        namespace: str | None,
+        *,
+        resource_version: str | None = None,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+        allow_bookmarks: bool = False,
+        send_initial_events: bool | None = None,
+        timeout: float | None = None,
+        name: str | None = None,
+    ) -> AsyncIterator[builtins.list[WatchItem]]:
+        """As `watch`, in the batches the store delivers (never empty): what one wake-up has for
+        the watcher, so an HTTP watch can send it in one write."""
         prefix = self._prefix(rt, namespace)
         if name is not None:
             field_selector = ",".join(x for x in (field_selector, f"metadata.name={name}") if x)
@@ -774,14 +813,14 @@ class ObjectService:
     async def _watch_stream(self, rt: ResourceType, watcher: Any, initial: builtins.list[WatchItem],
                             match: Callable[[Obj], bool] | None, allow_bookmarks: bool,
                             initial_end_bookmark: bool, start: int, timeout: float | None
-                            ) -> AsyncIterator[WatchItem]:
+                            ) -> AsyncIterator[builtins.list[WatchItem]]:
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + timeout
         try:
-            for item in initial:
-                yield item
+            for i in range(0, len(initial), INITIAL_BATCH):
+                yield initial[i:i + INITIAL_BATCH]
             if initial_end_bookmark and allow_bookmarks:
-                yield self._bookmark(rt, start, initial_end=True)
+                yield [self._bookmark(rt, start, initial_end=True)]
             while True:
                 # One future and at most one timer per wait (no task per event): 1,000 watchers
                 # of one resource, as client-go sends them (bookmarks, timeoutSeconds), make this
@@ -797,16 +836,15 @@ class ObjectService:
                 except StopAsyncIteration:
                     return
                 except StoreError as e:
-                    yield WatchItem("ERROR", E.gone(f"watch ended: {e}").status())
+                    yield [WatchItem("ERROR", E.gone(f"watch ended: {e}").status())]
                     return
                 if batch is None:  # a quiet interval
                     if allow_bookmarks and (deadline is None or loop.time() < deadline):
-                        yield self._bookmark(rt, watcher.revision)
+                        yield [self._bookmark(rt, watcher.revision)]
                     continue
-                for ev in batch:
-                    event_item = self._event_item(ev, match)
-                    if event_item is not None:
-                        yield event_item
+                items = [item for ev in batch if (item := self._event_item(ev, match)) is not None]
+                if items:
+                    yield items
         finally:
             await watcher.close()
 

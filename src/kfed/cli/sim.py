@@ -92,7 +92,7 @@ async def _run(specs: list[ClusterSpec], data_dir: Path, options: Any, kubeconfi
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGHUP):
         loop.add_signal_handler(sig, stop.set)
-    await fleet.start()  # the fleet keeps full garbage collections short itself (kfed.sim.heap)
+    await fleet.start()  # the fleet keeps full garbage collections short itself (kfed.runtime.heap)
     control = ControlServer(fleet, data_dir)
     try:
         await control.start()

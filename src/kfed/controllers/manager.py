@@ -20,6 +20,7 @@ from kfed.controllers.leader import LeaderElector
 from kfed.controllers.service import ServiceController
 from kfed.members.client import KubeClient
 from kfed.members.connections import MemberPool
+from kfed.runtime.heap import HeapFreezer
 
 log = logging.getLogger("kfed.controller-manager")
 
@@ -67,10 +68,14 @@ class ManagerOptions:
     renew_deadline: float = 10.0
     retry_period: float = 2.0
     identity: str = field(default_factory=lambda: f"{socket.gethostname()}_{os.getpid()}")
-    workers: int = 8
+    #: Services reconciled at once; each waits on member and federation round trips (status
+    #: writes are two in a row), so more than the cores: 8 left 1,000 statuses waiting 22 s
+    workers: int = 32
     dns: bool = True
     #: nameservers ("IP[:PORT]") for resolving load balancers' hostnames; default: the system's
     lb_nameservers: list[str] = field(default_factory=list)
+    #: keep the collector off the informer caches while leading (kfed.runtime.heap)
+    freeze_heap: bool = True
 
 
 class ControllerManager:
@@ -101,6 +106,11 @@ class ControllerManager:
         services = self.services = ServiceController(self.fed, pool, clusters, events, self.settings.federation,
                                                      workers=opts.workers)
         tasks = [clusters.run(), services.run()]
+        # Default young-generation thresholds: 10,000 measured the same total collection time
+        # here (survivors dominate it) with pauses of 115 ms rather than 24 ms.
+        heap = HeapFreezer()
+        if opts.freeze_heap:
+            heap.start()
         if opts.dns:
             from kfed.controllers.dns import DNSController
 
@@ -110,6 +120,7 @@ class ControllerManager:
         try:
             await asyncio.gather(*tasks)
         finally:
+            heap.stop()
             await clusters.clusters.stop()
             await clusters.secrets.stop()
             await services.services.stop()

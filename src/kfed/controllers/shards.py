@@ -10,6 +10,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 Obj = dict[str, Any]
 
 DOMAIN = "federation.kfed.io"
@@ -235,16 +237,17 @@ def shard_status(cluster: str, *, cluster_ready: bool, cluster_reason: str, regi
 
 
 def encode_shards(shards: list[Shard]) -> str:
-    return json.dumps([s.to_dict() for s in sorted(shards, key=lambda s: s.cluster)], separators=(",", ":"),
-                      sort_keys=True)
+    """Compact JSON with sorted keys (orjson: every status pass encodes every Service's shards)."""
+    return orjson.dumps([s.to_dict() for s in sorted(shards, key=lambda s: s.cluster)],
+                        option=orjson.OPT_SORT_KEYS).decode()
 
 
 def decode_shards(text: str | None) -> list[Shard]:
     if not text:
         return []
     try:
-        return [Shard.from_dict(d) for d in json.loads(text)]
-    except (ValueError, TypeError):
+        return [Shard.from_dict(d) for d in orjson.loads(text)]
+    except (ValueError, TypeError, AttributeError):
         return []
 
 

@@ -360,6 +360,8 @@ def hostnames_to_resolve(
     zone_style: ZoneNameStyle = ZoneNameStyle.ZONE,
 ) -> frozenset[str]:
     """Load-balancer hostnames (without trailing dot) that `desired_records` will ask `resolve` about."""
+    if not any(shard.hostnames for shard in service.shards):
+        return frozenset()  # the common case: addresses only, nothing to work out level by level
     names = ServiceNames(service.name, service.namespace, federation, domain, zone_style)
     out: set[str] = set()
     for lvl in _levels(service, names):

@@ -206,9 +206,26 @@ class KubeClient:
                     st = {}
                 raise ApiCallError(resp.status, st.get("reason", str(resp.status)), st.get("message", ""), st)
             try:
-                async for line in resp.content:
-                    if line.strip():
-                        yield orjson.loads(line)
+                # Whatever arrived, split into lines here: a server sends a burst of events in one
+                # write, and reading them line by line costs more than decoding them.
+                partial: list[bytes] = []  # the pieces of a line not yet ended (a big object spans chunks)
+                async for chunk in resp.content.iter_any():
+                    lines = chunk.split(b"\n")
+                    if len(lines) == 1:
+                        partial.append(chunk)
+                        continue
+                    if partial:
+                        partial.append(lines[0])
+                        lines[0] = b"".join(partial)
+                        partial.clear()
+                    if lines[-1]:
+                        partial.append(lines[-1])
+                    for line in lines[:-1]:
+                        if line.strip():
+                            yield orjson.loads(line)
+                rest = b"".join(partial)
+                if rest.strip():
+                    yield orjson.loads(rest)
             except (TimeoutError, aiohttp.ClientError, OSError) as e:
                 raise Unreachable(f"{self.server}: watch stream broke: {type(e).__name__}") from e
         finally:

@@ -51,7 +51,7 @@ class SimOptions:
     decode_cache_size: int = 64
     bookmark_interval: float = 5.0
     watch_history: int = 5_000  # store events kept per cluster for watches that resume (memory!)
-    # Move the fleet's long-lived objects out of the garbage collector's sight (see kfed.sim.heap):
+    # Move the fleet's long-lived objects out of the garbage collector's sight (see kfed.runtime.heap):
     # process-wide, so a process that embeds a fleet for a moment may want it off.
     freeze_heap: bool = True
 

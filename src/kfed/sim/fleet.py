@@ -8,10 +8,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from kfed.api.kubeconfig import merge_contexts
+from kfed.runtime.heap import HeapFreezer
 from kfed.sim.addresses import AddressPlanner
 from kfed.sim.cluster import SimCluster, SimOptions
 from kfed.sim.faults import Fault, parse_fault
-from kfed.sim.heap import HeapFreezer
 from kfed.sim.layout import ClusterSpec, check_layout
 from kfed.sim.lbdns import LoadBalancerDns
 

@@ -115,7 +115,7 @@ class ServiceController(Controller):
 
     async def reconcile(self, key: str) -> None:
         ns, _, name = key.rpartition("/")
-        obj = await self.objects.get_or_none(self.rt, ns, name)
+        obj = await self.objects.get_shared_or_none(self.rt, ns, name)  # only read here
         if obj is None:
             return
         if spec_needs(obj).any:

@@ -72,6 +72,9 @@ class MemoryJournal:
         return None
 
 
+MERGED_EVENTS = 1000  # events at most in one batch merged from several writes
+
+
 class _Watcher:
     """Batches for one watch, in a deque with at most one waiting consumer.
 
@@ -145,6 +148,13 @@ class _Watcher:
                 raise StoreError("watcher dropped: it fell too far behind")
             raise StopAsyncIteration
         self._batches.popleft()
+        if self._batches and self._batches[0] is not None:
+            # Several writes piled up while the watcher was busy: hand them over together (an
+            # HTTP watch then sends them in one write), up to a bound.
+            batch = list(batch)
+            while self._batches and (more := self._batches[0]) is not None and len(batch) < MERGED_EVENTS:
+                self._batches.popleft()
+                batch.extend(more)
         self.revision = max(self.revision, batch[-1].revision)
         if not self._batches:
             self.revision = max(self.revision, self._store._revision_seen_by_watchers)
@@ -155,6 +165,7 @@ class _Watcher:
             self._closed = True
             self._put(None)
         self._store._watchers.discard(self)
+
 
 
 def _wake(waiter: asyncio.Future[None]) -> None:

@@ -79,6 +79,33 @@ async def test_raw_get_and_watch_stream(apiserver: ApiServerProcess) -> None:
         await client.close()
 
 
+async def test_watch_stream_reassembles_big_and_small_events(apiserver: ApiServerProcess) -> None:
+    """Events are split out of whatever chunks arrive: one bigger than any read buffer, and
+    bursts of small ones, come out whole and in order."""
+    client = await _client(apiserver)
+    try:
+        path = "/api/v1/namespaces/default/configmaps"
+        rv = (await client.get(path))["metadata"]["resourceVersion"]
+        big = "x" * 900_000
+        names = ["small-0", "big", *(f"small-{i}" for i in range(1, 40))]
+        seen: list[tuple[str, int]] = []
+
+        async def watch() -> None:
+            async for event in client.watch_stream(path, {"resourceVersion": rv}, timeout=30):
+                obj = event["object"]
+                seen.append((obj["metadata"]["name"], len((obj.get("data") or {}).get("v", ""))))
+                if len(seen) == len(names):
+                    return
+
+        task = asyncio.create_task(watch())
+        for name in names:
+            await client.request("POST", path, body=_configmap(name, {"v": big if name == "big" else name}))
+        await asyncio.wait_for(task, timeout=20)
+        assert seen == [(n, len(big) if n == "big" else len(n)) for n in names]
+    finally:
+        await client.close()
+
+
 async def test_watch_from_compacted_revision_is_an_api_error(apiserver: ApiServerProcess) -> None:
     client = await _client(apiserver)
     try:

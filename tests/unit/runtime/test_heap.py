@@ -1,4 +1,4 @@
-"""The fleet's HeapFreezer: long-lived objects leave the collector's sight, garbage still goes."""
+"""HeapFreezer: long-lived objects leave the collector's sight, garbage still goes (a fleet as the example)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from kfed.runtime.heap import HeapFreezer
 from kfed.sim.cluster import SimOptions
 from kfed.sim.fleet import SimFleet
-from kfed.sim.heap import HeapFreezer
 from kfed.sim.layout import ClusterSpec
 
 
