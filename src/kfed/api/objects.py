@@ -741,25 +741,10 @@ class ObjectService:
 
     # -- watch ---------------------------------------------------------------------------
 
-    async def watch(
-        self,
-        rt: ResourceType,
-        namespace: str | None,
-        *,
-        resource_version: str | None = None,
-        label_selector: str | None = None,
-        field_selector: str | None = None,
-        allow_bookmarks: bool = False,
-        send_initial_events: bool | None = None,
-        timeout: float | None = None,
-        name: str | None = None,
-    ) -> AsyncIterator[WatchItem]:
-        """Events after resource_version; with "" or "0", the current objects first as ADDED."""
-        batches = await self.watch_batches(
-            rt, namespace, resource_version=resource_version, label_selector=label_selector,
-            field_selector=field_selector, allow_bookmarks=allow_bookmarks,
-            send_initial_events=send_initial_events, timeout=timeout, name=name)
-        return self._flatten(batches)
+    async def watch(self, rt: ResourceType, namespace: str | None, **options: Any) -> AsyncIterator[WatchItem]:
+        """Events after resource_version; with "" or "0", the current objects first as ADDED.
+        The options are those of `watch_batches`, whose batches this hands out one item at a time."""
+        return self._flatten(await self.watch_batches(rt, namespace, **options))
 
     @staticmethod
     async def _flatten(batches: AsyncIterator[builtins.list[WatchItem]]) -> AsyncIterator[WatchItem]:
