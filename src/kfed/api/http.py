@@ -494,7 +494,7 @@ class ApiApp:
                     else:
                         frames.append(self._frame(item, fmt))
                     self.metrics.watch_event_sent(rt.plural)
-                await resp.write(frames[0] if len(frames) == 1 else b"".join(frames))
+                await resp.write(b"".join(frames))
             await resp.write_eof()
         except (ConnectionError, RuntimeError):
             pass  # the client went away: nothing to answer

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from kfed.dns.names import absolute
 from kfed.dns.records import DEFAULT_TTL
 from kfed.dns.recordsets import NameHolders, Obj, rank_of, spec_records
 from kfed.dns.server.zone import RecordSetSpec
@@ -17,16 +18,11 @@ from kfed.dns.server.zone import RecordSetSpec
 Specs = tuple[RecordSetSpec, ...]
 
 
-def _absolute(name: str) -> str:
-    name = name.strip().lower()
-    return name if name.endswith(".") else name + "."
-
-
 class RecordSetZone:
     """The zone `origin` (absolute, lowercase) as the objects put into it serve it."""
 
     def __init__(self, origin: str) -> None:
-        self.origin = _absolute(origin)
+        self.origin = absolute(origin)
         self._objects: dict[str, dict[str, Specs]] = {}  # object key -> name -> its record sets
         self._holders = NameHolders()
 
@@ -37,11 +33,11 @@ class RecordSetZone:
     def names_of(self, obj: Obj) -> dict[str, Specs]:
         """An object's record sets by name; none unless the object is of this zone."""
         zone = (obj.get("spec") or {}).get("zone")
-        if not isinstance(zone, str) or _absolute(zone) != self.origin:
+        if not isinstance(zone, str) or absolute(zone) != self.origin:
             return {}
         out: dict[str, list[RecordSetSpec]] = {}
         for name, rtype, ttl, data in spec_records(obj):
-            owner = _absolute(name)
+            owner = absolute(name)
             out.setdefault(owner, []).append(RecordSetSpec(owner, rtype, DEFAULT_TTL if ttl is None else ttl,
                                                            tuple(str(d) for d in data)))
         return {name: tuple(specs) for name, specs in out.items()}

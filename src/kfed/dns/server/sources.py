@@ -79,14 +79,8 @@ class SnapshotBuilder:
 
     def replace_name(self, name: str, record_sets: Iterable[RecordSetLike], *, serial: int = 0) -> ZoneData:
         """Everything at `name` is now `record_sets` (types not among them are deleted): one
-        DNSRecordSet object's worth of change. An empty list deletes the name."""
-        owner = self._absolute(name)
-        normalized = self._normalize(record_sets)
-        if any(n != owner for n, _ in normalized):
-            raise ZoneDataError(f"record sets for {owner} name another owner")
-        upserts = [r for k, r in normalized.items() if self._specs.get(k) != (r.ttl, r.data)]
-        deletes = [(owner, t) for t in self._types.get(owner, ()) if (owner, t) not in normalized]
-        return self._derive(upserts, deletes, serial)
+        name's worth of change. An empty list deletes the name."""
+        return self.replace_names({name: record_sets}, serial=serial)
 
     def replace_names(self, names: Mapping[str, Iterable[RecordSetLike]], *, serial: int = 0) -> ZoneData:
         """`replace_name` for many names in one snapshot: each name's record sets are now exactly
