@@ -428,11 +428,14 @@ class ObjectService:
                                          "message": f"namespace {meta['namespace']} is being terminated",
                                          "field": "metadata.namespace"}]})
 
-    def _validate(self, rt: ResourceType, obj: Obj, old: Obj | None) -> None:
+    def _validate(self, rt: ResourceType, obj: Obj, old: Obj | None, subresource: str = "") -> None:
         causes = list(validate_meta(rt, obj, old))
-        causes += rt.strategy.validate(obj)
-        if old is not None:
-            causes += rt.strategy.validate_update(obj, old)
+        if old is not None and subresource == "status":
+            causes += rt.strategy.validate_status_update(obj, old)
+        else:
+            causes += rt.strategy.validate(obj)
+            if old is not None:
+                causes += rt.strategy.validate_update(obj, old)
         if causes:
             raise E.invalid(rt, object_name(obj), causes)
 
@@ -549,7 +552,10 @@ class ObjectService:
     async def _replace(self, rt: ResourceType, kv: KeyValue, new: Obj, opts: WriteOptions,
                        subresource: str, operation: str) -> Obj:
         """Write `new` over the object stored in kv (CAS on its mod revision). Raises ConflictError."""
-        old = self._decode(kv)
+        # A write to /status takes only status and metadata from `new` and never changes the
+        # stored object's other values: the shared decoded copy will do (no decode per write).
+        shared_old = subresource == "status"
+        old = self._decode_shared(kv) if shared_old else self._decode(kv)
         old_meta, meta = old["metadata"], new.setdefault("metadata", {})
         new["apiVersion"], new["kind"] = rt.group_version, rt.kind
         for f in ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation"):
@@ -579,7 +585,7 @@ class ObjectService:
                 raise E.invalid(rt, meta["name"], [_forbidden("metadata.finalizers",
                                 "no new finalizers can be added if the object is being deleted")])
         drop_empty_metadata(new)
-        self._validate(rt, new, old)
+        self._validate(rt, new, old, subresource)
         self._record_ownership(rt, old, new, opts, operation, subresource)
         meta["resourceVersion"] = old_meta["resourceVersion"]
         # Before the no-op check: an object stored without its values gets them from any update.
@@ -587,7 +593,8 @@ class ObjectService:
         allocation = NO_ALLOCATION if allocator is None else allocator.allocate(new, old)
         if _same_object(new, old):
             allocation.revert()
-            return old  # a no-op update writes nothing and keeps the resourceVersion
+            # a no-op update writes nothing and keeps the resourceVersion
+            return self._decode(kv) if shared_old else old
         if opts.dry_run:
             allocation.revert()
             return new

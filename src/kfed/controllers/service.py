@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import deque
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from kfed.controllers import shards as S
@@ -20,6 +19,7 @@ from kfed.controllers.events import ClusterEvents, EventRecorder
 from kfed.members.client import ApiCallError, KubeClient, Unreachable
 from kfed.members.connections import MemberConnection, MemberPool
 from kfed.members.informer import Informer
+from kfed.runtime.workqueue import WorkQueue
 
 log = logging.getLogger("kfed.service-controller")
 
@@ -39,7 +39,7 @@ def _svc_path(namespace: str, name: str | None = None) -> str:
 class ServiceController:
     def __init__(self, fed: KubeClient, pool: MemberPool, clusters: ClusterController, events: EventRecorder,
                  federation: str, *, workers: int = 8, member_concurrency: int = 16,
-                 busy_status_interval: float = 1.0) -> None:
+                 status_workers: int = 16, busy_status_interval: float = 1.0) -> None:
         self.fed = fed
         self.pool = pool
         self.clusters = clusters
@@ -47,11 +47,12 @@ class ServiceController:
         self.federation = federation
         self.workers = workers
         self.services = Informer(fed, "/api/v1/services", self._on_fed_service, name="federated services")
-        self._queue: deque[str] = deque()
-        self._queued: set[str] = set()
-        self._active: set[str] = set()
-        self._redo: set[str] = set()
-        self._has_work = asyncio.Event()
+        # Two queues: member writes wait on 50 clusters, a status only on the federation API. A
+        # Service whose last shard turned healthy must not wait behind a thousand Services still
+        # being written to members before its status says so.
+        self._writes = WorkQueue()
+        self._statuses = WorkQueue()
+        self.status_workers = status_workers
         self._write_errors: dict[tuple[str, str], str] = {}
         self._limits: dict[str, asyncio.Semaphore] = {}
         self.member_concurrency = member_concurrency
@@ -66,7 +67,6 @@ class ServiceController:
         # each would otherwise cost two federation writes and a DNS pass. Idle, it is written at once.
         self.busy_status_interval = busy_status_interval
         self._status_written: dict[str, float] = {}  # Service key -> loop time of its last status pass
-        self._status_deferred: set[str] = set()
         pool.on("services", self._on_member_service)
         pool.on("endpointslices", self._on_member_slice)
         clusters.on_ready_change.append(self._on_cluster_change)
@@ -76,13 +76,12 @@ class ServiceController:
     # -- queue ---------------------------------------------------------------------------
 
     def enqueue(self, key: str) -> None:
-        if key in self._active:
-            self._redo.add(key)
-            return
-        if key not in self._queued:
-            self._queued.add(key)
-            self._queue.append(key)
-            self._has_work.set()
+        """Something about the Service changed: check its members, then its status."""
+        self._writes.add(key)
+
+    def enqueue_status(self, key: str) -> None:
+        """Only what its shards report may have changed (a member's slice or load balancer)."""
+        self._statuses.add(key)
 
     def enqueue_all(self) -> None:
         for key in list(self.services.cache):
@@ -96,13 +95,16 @@ class ServiceController:
         labels = obj["metadata"].get("labels") or {}
         if key in self.services.cache or labels.get(S.MANAGED_LABEL) == self.federation:
             self.enqueue(key)
+            # The load balancer's address arrives this way: the status need not wait for the
+            # member pass, which finds nothing to write when only the member's status changed.
+            self.enqueue_status(key)
 
     def _on_member_slice(self, cluster: str, kind: str, obj: Obj, old: Obj | None) -> None:
         svc = (obj["metadata"].get("labels") or {}).get("kubernetes.io/service-name")
         if svc:
             key = f"{obj['metadata'].get('namespace', 'default')}/{svc}"
             if key in self.services.cache:
-                self.enqueue(key)
+                self.enqueue_status(key)
 
     def _on_cluster_change(self, cluster: str) -> None:
         self.enqueue_all()
@@ -121,33 +123,29 @@ class ServiceController:
         # restart, say) would mark healthy shards unhealthy for a moment and flap their DNS records.
         await asyncio.gather(self.services.synced.wait(), self.clusters.first_probe_done.wait())
         self.enqueue_all()
-        await asyncio.gather(*(self._worker() for _ in range(self.workers)))
+        await asyncio.gather(*(self._worker(self._writes, self.reconcile) for _ in range(self.workers)),
+                             *(self._worker(self._statuses, self.reconcile_status)
+                               for _ in range(self.status_workers)))
 
-    async def _worker(self) -> None:
+    async def _worker(self, queue: WorkQueue, handle: Callable[[str], Awaitable[None]]) -> None:
         while True:
-            while not self._queue:
-                self._has_work.clear()
-                await self._has_work.wait()
-            key = self._queue.popleft()
-            self._queued.discard(key)
-            self._active.add(key)
+            key = await queue.get()
+            if key is None:
+                return
             try:
-                await self.reconcile(key)
+                await handle(key)
             except Exception:  # noqa: BLE001 - one bad Service must not stop the others
                 log.exception("reconcile failed service=%s", key)
-                asyncio.get_running_loop().call_later(1.0, self.enqueue, key)
+                queue.add_after(key, 1.0)
             finally:
-                self._active.discard(key)
-                if key in self._redo:
-                    self._redo.discard(key)
-                    self.enqueue(key)
+                queue.done(key)
 
     def idle(self) -> bool:
-        return not self._queue and not self._active
+        return self._writes.idle and self._statuses.idle
 
     def busy(self) -> bool:
-        """A backlog: more Services waiting than workers to take them."""
-        return len(self._queue) > self.workers
+        """A backlog: more Services waiting for member writes than workers to take them."""
+        return len(self._writes) > self.workers
 
     # -- reconcile -----------------------------------------------------------------------
 
@@ -171,8 +169,6 @@ class ServiceController:
                 done.record(self.events, fed)
             if fed is not None and all(results):
                 await self._remove_finalizer(fed)
-            if fed is None:
-                self._status_written.pop(key, None)
             return
         if S.SHARD_FINALIZER not in (fed["metadata"].get("finalizers") or []):
             fed = await self._add_finalizer(fed)
@@ -189,31 +185,35 @@ class ServiceController:
             todo = self._shard_todo(c, conn, key, fed, inputs)
             if todo is not None:
                 writes.append(self._write_shard(c, conn, key, done, *todo))
-        if writes:  # most passes (a slice changed somewhere) write nothing to members
+        if writes:  # most passes (a member's status changed, say) write nothing to members
             await asyncio.gather(*writes)
             done.record(self.events, fed)
+        self.enqueue_status(key)
+
+    async def reconcile_status(self, key: str) -> None:
+        """The federated Service's shards (annotation) and status, from the members' caches."""
+        fed = self.services.cache.get(key)
+        if fed is None or fed["metadata"].get("deletionTimestamp"):
+            self._status_written.pop(key, None)
+            return
         if self._defer_status(key):
             return
-        await self._update_status(key, fed, sorted(placed))
+        placed = sorted(S.placement(fed, self.clusters.known_clusters()))
+        await self._update_status(key, fed, placed)
         self._status_written[key] = asyncio.get_running_loop().time()
 
     def _defer_status(self, key: str) -> bool:
-        """Whether this pass leaves the status for later (busy, and written less than an interval ago)."""
-        loop = asyncio.get_running_loop()
+        """Whether this pass leaves the status for later (busy, and written less than an interval
+        ago): while 50 clusters report a new Service's shards one by one, its status is written a
+        few times, not 50."""
         last = self._status_written.get(key)
         if last is None or not self.busy():
             return False
-        wait = last + self.busy_status_interval - loop.time()
+        wait = last + self.busy_status_interval - asyncio.get_running_loop().time()
         if wait <= 0:
             return False
-        if key not in self._status_deferred:
-            self._status_deferred.add(key)
-            loop.call_later(wait, self._deferred_status_due, key)
+        self._statuses.add_after(key, wait)
         return True
-
-    def _deferred_status_due(self, key: str) -> None:
-        self._status_deferred.discard(key)
-        self.enqueue(key)
 
     def _limit(self, cluster: str) -> asyncio.Semaphore:
         sem = self._limits.get(cluster)
@@ -268,10 +268,10 @@ class ServiceController:
                     done.add("Warning", "ClusterWriteFailed", f"Could not write service {key} to {{where}}: {msg}",
                              cluster)
                 self._write_errors[(key, cluster)] = f"{reason}: {msg}"
-                asyncio.get_running_loop().call_later(5.0, self.enqueue, key)
+                self._writes.add_after(key, 5.0)
             except Unreachable as e:
                 self._write_errors[(key, cluster)] = f"Unreachable: {e}"
-                asyncio.get_running_loop().call_later(2.0, self.enqueue, key)
+                self._writes.add_after(key, 2.0)
 
     async def _create_in_member(self, conn: MemberConnection, ns: str, desired: Obj) -> Obj:
         body = {k: v for k, v in desired.items() if k != "status"}
@@ -397,32 +397,28 @@ class ServiceController:
             self._last_health[(key, sh.cluster)] = sh.healthy
         turned.record(self.events, fed)
         encoded = S.encode_shards(shards)
-        ns, name = key.split("/", 1)
-        if (fed["metadata"].get("annotations") or {}).get(S.SHARDS_ANNOTATION) != encoded:
-            patch: Obj = {"metadata": {"annotations": {S.SHARDS_ANNOTATION: encoded}}}
-            try:
-                fed = await self.fed.request("PATCH", _svc_path(ns, name), body=patch,
-                                             content_type="application/merge-patch+json")
-                self.federation_writes += 1
-                fed = self.services.remember(fed)
-            except ApiCallError as e:
-                if e.status == 404:
-                    return
-                raise
         status = fed.get("status") or {}
         ingress = S.federated_ingress(shards)
         conditions = _conditions(status.get("conditions") or [], shards, fed["metadata"].get("generation"))
+        body: Obj = {}
+        if (fed["metadata"].get("annotations") or {}).get(S.SHARDS_ANNOTATION) != encoded:
+            body["metadata"] = {"annotations": {S.SHARDS_ANNOTATION: encoded}}
         if (status.get("loadBalancer") or {}).get("ingress", []) != ingress or \
                 _strip_times(status.get("conditions") or []) != _strip_times(conditions):
-            body: Obj = {"status": {"loadBalancer": {"ingress": ingress or None}, "conditions": conditions}}
-            try:
-                fed = await self.fed.request("PATCH", _svc_path(ns, name) + "/status", body=body,
-                                             content_type="application/merge-patch+json")
-                self.federation_writes += 1
-                fed = self.services.remember(fed)
-            except ApiCallError as e:
-                if e.status != 404:
-                    raise
+            body["status"] = {"loadBalancer": {"ingress": ingress or None}, "conditions": conditions}
+        if not body:
+            return
+        ns, name = key.split("/", 1)
+        try:
+            # One write for both: /status keeps the spec but takes metadata changes (as
+            # kube-apiserver's Service status strategy does), so the shards annotation rides along.
+            fed = await self.fed.request("PATCH", _svc_path(ns, name) + "/status", body=body,
+                                         content_type="application/merge-patch+json")
+            self.federation_writes += 1
+            self.services.remember(fed)
+        except ApiCallError as e:
+            if e.status != 404:
+                raise
 
 
 def _strip_times(conds: list[Obj]) -> list[Obj]:

@@ -94,7 +94,7 @@ class Strategy:
     given (defaulting, preparing) but does no I/O. The API layer calls, in order:
     create:  default -> prepare_for_create -> validate
     update:  default -> prepare_for_update -> validate -> validate_update
-    status:  prepare_for_status_update -> validate -> validate_update
+    status:  prepare_for_status_update -> validate_status_update
     """
 
     def default(self, obj: Obj) -> None:
@@ -114,6 +114,11 @@ class Strategy:
 
     def validate_update(self, new: Obj, old: Obj) -> list[FieldCause]:
         return []
+
+    def validate_status_update(self, new: Obj, old: Obj) -> list[FieldCause]:
+        """A write to /status: everything but status and metadata is old's, checked when written.
+        By default the whole object is checked again; a kind may check only its status."""
+        return self.validate(new) + self.validate_update(new, old)
 
     def table_columns(self) -> list[TableColumn]:
         return [TableColumn("Name", format="name", description="Name of the object"),

@@ -179,11 +179,27 @@ _DNS1123_SUBDOMAIN_RE = re.compile(f"^{DNS1123_SUBDOMAIN_FMT}$")
 _DNS1035_LABEL_RE = re.compile(f"^{DNS1035_LABEL_FMT}$")
 
 
+def _memo_problems(check: Callable[[str], list[str]]) -> Callable[[str], list[str]]:
+    """Remember a string rule's findings: label keys and values, finalizers and names repeat on
+    every write (a fresh list each call: callers may extend it)."""
+    cached = functools.lru_cache(maxsize=65_536)(lambda value: tuple(check(value)))
+
+    @functools.wraps(check)
+    def problems(value: str) -> list[str]:
+        try:
+            return list(cached(value))
+        except TypeError:  # not hashable: not a string, which the rule reports
+            return check(value)
+
+    return problems
+
+
 def _full(regex: re.Pattern[str], value: str) -> bool:
     # fullmatch, because `$` alone also matches before a trailing newline
     return regex.fullmatch(value) is not None
 
 
+@_memo_problems
 def is_dns1123_label(value: str) -> list[str]:
     errs = []
     if len(value) > DNS1123_LABEL_MAX:
@@ -196,6 +212,7 @@ def is_dns1123_label(value: str) -> list[str]:
     return errs
 
 
+@_memo_problems
 def is_dns1123_subdomain(value: str) -> list[str]:
     errs = []
     if len(value) > DNS1123_SUBDOMAIN_MAX:
@@ -205,6 +222,7 @@ def is_dns1123_subdomain(value: str) -> list[str]:
     return errs
 
 
+@_memo_problems
 def is_dns1035_label(value: str) -> list[str]:
     errs = []
     if len(value) > DNS1035_LABEL_MAX:
@@ -278,6 +296,7 @@ LABEL_VALUE_MAX = 63
 _QUALIFIED_NAME_MAX = 63
 
 
+@_memo_problems
 def is_qualified_name(value: str) -> list[str]:
     """Label keys, annotation keys, finalizers: [prefix/]name."""
     errs: list[str] = []
@@ -302,6 +321,7 @@ def is_qualified_name(value: str) -> list[str]:
     return errs
 
 
+@_memo_problems
 def is_label_value(value: str) -> list[str]:
     errs = []
     if len(value) > LABEL_VALUE_MAX:

@@ -7,7 +7,7 @@ import contextlib
 import logging
 
 from kfed.api import errors as E
-from kfed.sim.workqueue import WorkQueue
+from kfed.runtime.workqueue import WorkQueue
 
 log = logging.getLogger("kfed.sim.controller")
 

@@ -343,6 +343,21 @@ def test_status_update_keeps_spec_and_passes_metadata_and_defaults_ip_mode() -> 
     assert new["status"]["loadBalancer"]["ingress"] == [{"ip": "127.0.0.10", "ipMode": "VIP"},
                                                         {"hostname": "lb.example.com"}]
     assert s.validate(new) == []
+    assert s.validate_status_update(new, old) == []
+
+
+def test_status_update_checks_the_status_not_the_stored_spec() -> None:
+    """ValidateServiceStatusUpdate: a cloud controller's status write is judged by its status alone."""
+    s = ServiceStrategy()
+    old = created(service({"type": "LoadBalancer", "ports": [{"port": 80}]}))
+    old["spec"]["ports"] = []  # stored before a rule it breaks: not the status writer's business
+    new = copy.deepcopy(old)
+    new["status"] = {"loadBalancer": {"ingress": [{"ip": "1.2.3", "ipMode": "VIP"}]}}
+    s.prepare_for_status_update(new, old)
+    assert [c.render() for c in s.validate_status_update(new, old)] == [
+        'status.loadBalancer.ingress[0].ip: Invalid value: "1.2.3": must be a valid IP address, (e.g. 10.9.8.7 or '
+        '2001:db8::ffff)']
+    assert any(c.field == "spec.ports" for c in s.validate(new))  # the full check would have refused it
 
 
 def test_federation_keeps_cluster_ip_as_given_on_update() -> None:

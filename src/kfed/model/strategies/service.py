@@ -287,6 +287,11 @@ class ServiceStrategy(KindStrategy):
         causes += validate_load_balancer_status(status(obj))
         return causes
 
+    def validate_status_update(self, new: Obj, old: Obj) -> list[FieldCause]:
+        # ValidateServiceStatusUpdate: the spec is the stored one; only the load balancer status
+        # is new (a cloud controller writes it for every Service it provisions).
+        return validate_load_balancer_status(status(new))
+
     @staticmethod
     def _validate_external_name(spec: dict[str, Any]) -> list[FieldCause]:
         causes = []
