@@ -617,9 +617,10 @@ async def run_scale(args: argparse.Namespace, work: Path) -> ScaleResults:
             if math.isnan(res.dns_s):
                 res.dns_records = dns_written()
                 # Written changes count rewrites too: only a listing says the names are final. It
-                # is taken once statuses are done and the DNS controller has nothing queued; the
+                # is taken once statuses are done and the DNS controller is idle (nothing queued or in
+                # flight: a listing of 56,000 names is no small load on the API server); the
                 # time is that of the listing's start.
-                if not math.isnan(res.status_s) and not manager.dns._dirty:
+                if not math.isnan(res.status_s) and manager.dns.idle():
                     t_list = time.perf_counter()
                     res.dns_records = await dns_listed()
                     if res.dns_records >= res.dns_expected:

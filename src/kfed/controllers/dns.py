@@ -161,6 +161,7 @@ class DNSController:
         self._error_reported: set[str] = set()  # Services told of a provider error not yet recovered
         self._invalid: dict[str, str] = {}  # Service key -> the InvalidDNS* message reported
         self.syncs = 0  # passes that completed
+        self._passing = False  # a pass is planning or writing
         self.sync_errors = 0  # passes that failed (provider or federation API errors)
         self.last_error: str | None = None
         # A cluster that turned Ready may have been probed for its region and zones just now: a
@@ -184,6 +185,10 @@ class DNSController:
         meta = obj["metadata"]
         self._dirty[f"{meta.get('namespace', 'default')}/{meta['name']}"] = None
         self._wake.set()
+
+    def idle(self) -> bool:
+        """Nothing waiting, planning or being written (what it last wrote is in the provider)."""
+        return not self._dirty and not self._passing and not self._wake.is_set()
 
     @property
     def conflicts(self) -> int:
@@ -285,6 +290,7 @@ class DNSController:
                 if self.debounce:
                     await asyncio.sleep(self.debounce)  # let a burst of shard changes land in one pass
                 self._wake.clear()
+                self._passing = True
                 try:
                     await self.sync_once()
                     backoff = 0.2
@@ -296,6 +302,8 @@ class DNSController:
                     await asyncio.sleep(backoff)
                     backoff = min(backoff * 2, self.max_backoff)
                     self._mark_all()  # plan the whole zone again from a fresh listing
+                finally:
+                    self._passing = False
         finally:
             refresher.cancel()
             with contextlib.suppress(asyncio.CancelledError):

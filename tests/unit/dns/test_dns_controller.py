@@ -137,11 +137,14 @@ async def test_a_backlog_goes_in_passes_that_read_fresh_shards() -> None:
     controller.max_services_per_pass = 10
     await controller.sync_once()
     assert spy.calls == [(10, False)] and controller._wake.is_set()  # 15 wait; the run loop goes on
+    assert not controller.idle()
     change(controller, 20, 9)  # queued already: changes while it waits cost no extra write
     change(controller, 0, 9)  # written already: queued again, at the end
     await controller.sync_once()
     await controller.sync_once()
     assert spy.calls[1:] == [(10, False), (6, False)] and not controller._dirty
+    controller._wake.clear()  # as the run loop does before each pass
+    assert controller.idle()
     assert global_a(provider, 20) == global_a(provider, 0) == ("192.0.2.9", "198.51.100.1")
     s20 = [c for b in provider.batches for c in b if c.record.name == f"s20.ns.{FED}.svc.example.com."]
     assert [c.action.value for c in s20] == ["CREATE"]  # written once, with the newest shards
