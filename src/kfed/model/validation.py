@@ -536,6 +536,18 @@ def validate_labels(labels: Any, path: str) -> list[FieldCause]:
     """ValidateLabels: the path is the map's, not the key's (as kube-apiserver reports it)."""
     if not isinstance(labels, dict):
         return []
+    if all(type(k) is str and type(v) is str for k, v in labels.items()):
+        # Every object of a workload carries the same few labels: judged once per set.
+        return list(_label_set_causes(path, tuple(labels.items())))
+    return _label_causes(labels, path)
+
+
+@functools.lru_cache(maxsize=16_384)
+def _label_set_causes(path: str, items: tuple[tuple[str, str], ...]) -> tuple[FieldCause, ...]:
+    return tuple(_label_causes(dict(items), path))
+
+
+def _label_causes(labels: dict[Any, Any], path: str) -> list[FieldCause]:
     causes = []
     for key in sorted(labels, key=str):
         causes += validate_qualified_name(path, str(key))
