@@ -24,7 +24,9 @@ them; measured: until every member has every Service (as the controller sees it 
 checked at the end by listing each member), until every federated Service's status shows every shard
 healthy, until every DNS name holds its A records (built-in provider: one DNSRecordSet object per
 Service, holding its names; checked by listing them); then a steady-state window in which writes to members, to the federation API
-and DNS provider calls are counted (target: zero).
+and DNS provider calls are counted (target: zero). Part 2 runs `--scale-runs` times (3; the
+machine is shared and its speed varies by a fifth within minutes): the run with the median
+convergence time is reported, with every run's times beside it, and the median DNS time.
 """
 
 from __future__ import annotations
@@ -432,6 +434,8 @@ class ScaleResults:
     fleet_rss: float = math.nan
     api_rss: float = math.nan
     note: str = ""
+    runs: str = ""  # with several runs: every run's times (this result is the median run's)
+    dns_median_s: float = math.nan  # with several runs: the median DNS time
 
 
 def _dns_calls(manager: Any) -> int:
@@ -696,6 +700,32 @@ async def run_scale(args: argparse.Namespace, work: Path) -> ScaleResults:
     return res
 
 
+def _converge_s(r: ScaleResults) -> float:
+    """Members and statuses both done (a run that did not converge sorts last)."""
+    t = max(r.members_s, r.status_s)
+    return math.inf if math.isnan(t) else t
+
+
+def _dns_or_inf(r: ScaleResults) -> float:
+    return math.inf if math.isnan(r.dns_s) else r.dns_s
+
+
+def median_run(runs: list[ScaleResults]) -> ScaleResults:
+    """The run with the median convergence time, noting every run's times and the median DNS time."""
+    ordered = sorted(runs, key=_converge_s)
+    chosen = ordered[(len(ordered) - 1) // 2]
+    dns = sorted(_dns_or_inf(r) for r in runs)[(len(runs) - 1) // 2]
+    chosen.dns_median_s = math.nan if math.isinf(dns) else dns
+    if len(runs) > 1:
+        def times(values: list[float]) -> str:
+            return ", ".join(f"{v:.1f}" for v in values) + " s"
+        chosen.runs = (
+            f"{len(runs)} runs, the median run shown: members {times([r.members_s for r in runs])}; "
+            f"statuses {times([r.status_s for r in runs])}; DNS {times([r.dns_s for r in runs])}"
+        )
+    return chosen
+
+
 async def explain_unconverged(services: Any, manager: Any, expected: int) -> None:
     """Why statuses did not converge: the reasons of unhealthy shards, and one shard looked up."""
     from collections import Counter
@@ -897,8 +927,11 @@ def print_report(
             f"- anchor (computed, not measured): KubeFed's client limit of 20 requests/s per member needs "
             f">= {kubefed_s:,.0f} s to write {scale.services:,} Services into each member\n"
         )
+        if scale.runs:
+            out.append(f"- {scale.runs}\n")
         if scale.note:
             out.append(f"- {scale.note}\n")
+        dns_s = scale.dns_s if math.isnan(scale.dns_median_s) else scale.dns_median_s
         converged = not (math.isnan(scale.members_s) or math.isnan(scale.status_s))
         converge = max(scale.members_s, scale.status_s) if converged else math.nan
         summaries += [
@@ -917,10 +950,10 @@ def print_report(
                 "control plane",
                 "... including every DNS record",
                 "<= 60 s",
-                f"{scale.dns_s:.1f} s"
-                if not math.isnan(scale.dns_s)
+                f"{dns_s:.1f} s"
+                if not math.isnan(dns_s)
                 else f"> {args.converge_timeout:g} s ({scale.dns_records:,}/{scale.dns_expected:,})",
-                (not math.isnan(scale.dns_s) and scale.dns_s <= 60) if full else None,
+                (not math.isnan(dns_s) and dns_s <= 60) if full else None,
                 "",
                 "" if full else f"{scale.services} x {scale.clusters}",
             ),
@@ -967,6 +1000,8 @@ def main() -> None:
     parser.add_argument("--steady-seconds", type=float, default=30.0)
     parser.add_argument("--profile", help="part 2: write a cProfile summary of the controller-manager here "
                         "(and of the fleet process to PROFILE.fleet)")
+    parser.add_argument("--scale-runs", type=int, default=3,
+                        help="part 2 runs (the machine is shared and noisy: the median run is reported)")
     parser.add_argument("--fleet-processes", type=int, default=2,
                         help="part 2: processes the simulated clusters are spread over (they stand in for "
                         "separate machines; one Python process cannot use both cores)")
@@ -976,7 +1011,8 @@ def main() -> None:
     parser.add_argument("--work", help=argparse.SUPPRESS)
     if "--quick" in sys.argv:  # smaller defaults; flags given explicitly still win
         parser.set_defaults(
-            clusters=10, services=200, samples=20, outages=3, converge_timeout=120.0, steady_seconds=15.0
+            clusters=10, services=200, samples=20, outages=3, converge_timeout=120.0, steady_seconds=15.0,
+            scale_runs=1,
         )
     args = parser.parse_args()
     try:
@@ -1008,14 +1044,19 @@ def main() -> None:
             (work / "latency").mkdir()
             lat = asyncio.run(run_latency(args, work / "latency"))
         if args.part in ("scale", "both"):
-            (work / "scale").mkdir()
+            runs: list[ScaleResults] = []
             try:
-                scale = asyncio.run(run_scale(args, work / "scale"))
+                for k in range(args.scale_runs):
+                    (work / f"scale-{k}").mkdir()
+                    report.progress(f"part 2, run {k + 1} of {args.scale_runs}")
+                    runs.append(asyncio.run(run_scale(args, work / f"scale-{k}")))
             except Exception as e:  # noqa: BLE001 - part 1's results are still worth printing
                 import traceback
 
                 traceback.print_exc()
                 scale_error = f"part 2 failed: {type(e).__name__}: {e}"
+            if runs and not scale_error:
+                scale = median_run(runs)
     print_report(args, lat, scale, load)
     if scale_error:
         print(f"\n- {scale_error}")
