@@ -18,8 +18,8 @@ federation's object stores, so the measurement adds no HTTP clients:
 Part 2 (scale): separate processes, as a production install would run them: the simulated fleet (N
 clusters, one `tier=bench` pod each, spread over `--fleet-processes` processes, 2 by default: member
 clusters are separate machines, and one Python process could not use the second core), `kfed
-apiserver` (SQLite), and this script hosting the controller-manager (so its RSS is the controller-
-manager's, plus a small harness). 1,000 federated Services are created as fast as the API takes
+apiserver` (SQLite), and a child process of this script hosting the controller-manager (so its
+RSS is the controller-manager's, plus a small harness; a new one for each run). 1,000 federated Services are created as fast as the API takes
 them; measured: until every member has every Service (as the controller sees it through its watches,
 checked at the end by listing each member), until every federated Service's status shows every shard
 healthy, until every DNS name holds its A records (built-in provider: one DNSRecordSet object per
@@ -436,6 +436,7 @@ class ScaleResults:
     note: str = ""
     runs: str = ""  # with several runs: every run's times (this result is the median run's)
     dns_median_s: float = math.nan  # with several runs: the median DNS time
+    reference_s: float = math.nan  # a fixed Python loop timed just before the run: the machine's speed
 
 
 def _dns_calls(manager: Any) -> int:
@@ -700,6 +701,37 @@ async def run_scale(args: argparse.Namespace, work: Path) -> ScaleResults:
     return res
 
 
+def reference_loop_s() -> float:
+    """Seconds for 5 million additions in a Python loop: the same work on this shared machine took
+    from 0.34 to 0.58 s within minutes on one day, which is how much its speed varies."""
+    t = time.perf_counter()
+    x = 0
+    for i in range(5_000_000):
+        x += i
+    return time.perf_counter() - t
+
+
+def scale_run_in_new_process(args: argparse.Namespace, work: Path) -> ScaleResults:
+    """One part-2 run in a process of its own (it hosts the controller-manager): a run's memory,
+    peak RSS included, is its own, not what earlier runs left behind."""
+    import dataclasses
+    import subprocess
+
+    work.mkdir()
+    result = work / "result.json"
+    cmd = [sys.executable, __file__, "--role", "scale-run", "--work", str(work), "--result", str(result),
+           "--clusters", str(args.clusters), "--services", str(args.services),
+           "--scale-monitor-period", str(args.scale_monitor_period),
+           "--converge-timeout", str(args.converge_timeout), "--steady-seconds", str(args.steady_seconds),
+           "--fleet-processes", str(args.fleet_processes), *(["--profile", args.profile] if args.profile else [])]
+    done = subprocess.run(cmd, stdout=subprocess.DEVNULL, timeout=args.converge_timeout + 600)
+    if done.returncode != 0 or not result.exists():
+        raise RuntimeError(f"part 2 run exited with {done.returncode} (its progress and errors are above)")
+    data = json.loads(result.read_text())
+    names = {f.name for f in dataclasses.fields(ScaleResults)}
+    return ScaleResults(**{k: (math.nan if v is None else v) for k, v in data.items() if k in names})
+
+
 def _converge_s(r: ScaleResults) -> float:
     """Members and statuses both done (a run that did not converge sorts last)."""
     t = max(r.members_s, r.status_s)
@@ -721,7 +753,9 @@ def median_run(runs: list[ScaleResults]) -> ScaleResults:
             return ", ".join(f"{v:.1f}" for v in values) + " s"
         chosen.runs = (
             f"{len(runs)} runs, the median run shown: members {times([r.members_s for r in runs])}; "
-            f"statuses {times([r.status_s for r in runs])}; DNS {times([r.dns_s for r in runs])}"
+            f"statuses {times([r.status_s for r in runs])}; DNS {times([r.dns_s for r in runs])}; "
+            f"the machine's speed before each run (5 million additions in a Python loop): "
+            f"{times([r.reference_s for r in runs])}"
         )
     return chosen
 
@@ -1005,7 +1039,8 @@ def main() -> None:
     parser.add_argument("--fleet-processes", type=int, default=2,
                         help="part 2: processes the simulated clusters are spread over (they stand in for "
                         "separate machines; one Python process cannot use both cores)")
-    parser.add_argument("--role", choices=["fleet"], help=argparse.SUPPRESS)
+    parser.add_argument("--role", choices=["fleet", "scale-run"], help=argparse.SUPPRESS)
+    parser.add_argument("--result", help=argparse.SUPPRESS)
     parser.add_argument("--share", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--shares", type=int, default=1, help=argparse.SUPPRESS)
     parser.add_argument("--work", help=argparse.SUPPRESS)
@@ -1035,6 +1070,17 @@ def main() -> None:
             return
         asyncio.run(run_fleet(args.clusters, Path(args.work), args.share, args.shares))
         return
+    if args.role == "scale-run":
+        import dataclasses
+
+        reference_s = reference_loop_s()
+        res = asyncio.run(run_scale(args, Path(args.work)))
+        res.reference_s = reference_s
+        # NaN is not JSON: written as null, read back as NaN
+        data = {k: (None if isinstance(v, float) and math.isnan(v) else v)
+                for k, v in dataclasses.asdict(res).items()}
+        Path(args.result).write_text(json.dumps(data))
+        return
     load = report.load_average()
     lat = scale = None
     scale_error = ""
@@ -1047,9 +1093,8 @@ def main() -> None:
             runs: list[ScaleResults] = []
             try:
                 for k in range(args.scale_runs):
-                    (work / f"scale-{k}").mkdir()
                     report.progress(f"part 2, run {k + 1} of {args.scale_runs}")
-                    runs.append(asyncio.run(run_scale(args, work / f"scale-{k}")))
+                    runs.append(scale_run_in_new_process(args, work / f"scale-{k}"))
             except Exception as e:  # noqa: BLE001 - part 1's results are still worth printing
                 import traceback
 

@@ -50,7 +50,11 @@ class HeapFreezer:
             self._started = True
 
     def stop(self) -> None:
+        """Stop freezing, and hand what was frozen back to the collector: cycles that became
+        garbage while frozen (a controller-manager's informers after it stopped leading, say)
+        are freed by the next full collection instead of staying for the life of the process."""
         if self._started:
+            gc.unfreeze()
             gc.callbacks.remove(self._on_collection)
             if self._saved_thresholds is not None:
                 gc.set_threshold(*self._saved_thresholds)

@@ -50,9 +50,28 @@ def test_freezes_the_survivors_of_older_collections_only() -> None:
     finally:
         heap.stop()
     assert not heap.running and heap._on_collection not in gc.callbacks
+    assert gc.get_freeze_count() == 0, "stopped: the frozen objects are the collector's again"
     gc.collect(1)
     assert heap.freezes == 2  # stopped: collections no longer freeze
     heap.stop()  # twice is harmless
+
+
+def test_cycles_that_died_while_frozen_are_freed_after_stop() -> None:
+    heap = HeapFreezer()
+    heap.start()
+    try:
+        a, b = Node(), Node()
+        a.peer, b.peer = b, a
+        gone = weakref.ref(a)
+        gc.collect(1)  # they survive: frozen
+        assert heap.freezes == 1
+        del a, b  # now garbage, but a cycle: reference counting cannot free it
+        gc.collect()
+        assert gone() is not None, "frozen: out of the collector's sight"
+    finally:
+        heap.stop()
+    gc.collect()
+    assert gone() is None
 
 
 def test_young_garbage_cycles_are_collected_not_frozen() -> None:
