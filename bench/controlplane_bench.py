@@ -702,8 +702,8 @@ async def run_scale(args: argparse.Namespace, work: Path) -> ScaleResults:
 
 
 def reference_loop_s() -> float:
-    """Seconds for 5 million additions in a Python loop: the same work on this shared machine took
-    from 0.34 to 0.58 s within minutes on one day, which is how much its speed varies."""
+    """Seconds for 5 million additions in a Python loop: the machine's speed at the time (on this
+    shared machine the same loop varied by more than half within an hour)."""
     t = time.perf_counter()
     x = 0
     for i in range(5_000_000):
@@ -755,7 +755,7 @@ def median_run(runs: list[ScaleResults]) -> ScaleResults:
             f"{len(runs)} runs, the median run shown: members {times([r.members_s for r in runs])}; "
             f"statuses {times([r.status_s for r in runs])}; DNS {times([r.dns_s for r in runs])}; "
             f"the machine's speed before each run (5 million additions in a Python loop): "
-            f"{times([r.reference_s for r in runs])}"
+            + ", ".join(f"{r.reference_s:.2f}" for r in runs) + " s"
         )
     return chosen
 
