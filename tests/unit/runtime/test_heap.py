@@ -32,6 +32,13 @@ class Node:
         self.peer: Node | None = None
 
 
+def cycle() -> tuple[Node, Node]:
+    """Two nodes that refer to each other: reference counting alone never frees them."""
+    a, b = Node(), Node()
+    a.peer, b.peer = b, a
+    return a, b
+
+
 def test_freezes_the_survivors_of_older_collections_only() -> None:
     heap = HeapFreezer()
     heap.start()
@@ -60,8 +67,7 @@ def test_cycles_that_died_while_frozen_are_freed_after_stop() -> None:
     heap = HeapFreezer()
     heap.start()
     try:
-        a, b = Node(), Node()
-        a.peer, b.peer = b, a
+        a, b = cycle()
         gone = weakref.ref(a)
         gc.collect(1)  # they survive: frozen
         assert heap.freezes == 1
@@ -78,8 +84,7 @@ def test_young_garbage_cycles_are_collected_not_frozen() -> None:
     heap = HeapFreezer()
     heap.start()
     try:
-        a, b = Node(), Node()
-        a.peer, b.peer = b, a
+        a, b = cycle()
         ref = weakref.ref(a)
         del a, b  # a cycle: only the collector frees it
         gc.collect(1)
