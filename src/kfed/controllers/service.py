@@ -64,7 +64,7 @@ class ServiceController:
         self._conforming: dict[tuple[str, str], tuple[Any, str]] = {}
         # Under load (a backlog of Services to reconcile), a Service's status is written at most
         # once per busy_status_interval: while 50 clusters report their new shards one by one,
-        # each would otherwise cost two federation writes and a DNS pass. Idle, it is written at once.
+        # each would otherwise cost a federation write and a DNS pass. Idle, it is written at once.
         self.busy_status_interval = busy_status_interval
         self._status_written: dict[str, float] = {}  # Service key -> loop time of its last status pass
         pool.on("services", self._on_member_service)
