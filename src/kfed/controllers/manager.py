@@ -68,8 +68,8 @@ class ManagerOptions:
     renew_deadline: float = 10.0
     retry_period: float = 2.0
     identity: str = field(default_factory=lambda: f"{socket.gethostname()}_{os.getpid()}")
-    #: Services reconciled at once; each waits on member and federation round trips (status
-    #: writes are two in a row), so more than the cores: 8 left 1,000 statuses waiting 22 s
+    #: Services whose members are written at once; each waits on member round trips, so more
+    #: than the cores: 8 left 1,000 statuses waiting 22 s (statuses have workers of their own)
     workers: int = 32
     dns: bool = True
     #: nameservers ("IP[:PORT]") for resolving load balancers' hostnames; default: the system's

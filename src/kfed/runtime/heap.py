@@ -10,8 +10,10 @@ Objects that survive the two young generations are the fleet's state. Right afte
 collection of generation 1 or 2, when the young generations are empty and the oldest holds only
 survivors, everything is moved to the permanent generation (gc.freeze, which only splices lists),
 so a full collection has nothing left to walk. Reference counting still frees a frozen object
-that is dropped; what is never freed is a cycle of objects that becomes garbage after it survived
-two collections. The fleet's data, and the decoded JSON the informers cache, are acyclic; with uvloop (as `kfed sim` runs) 150 watch and list
+that is dropped; what is not freed while it runs is a cycle of objects that becomes garbage after
+it survived two collections (stop() hands everything frozen back to the collector: the permanent
+generation is the process's, so another freezer in the process freezes its part again after its
+next collection). The fleet's data, and the decoded JSON the informers cache, are acyclic; with uvloop (as `kfed sim` runs) 150 watch and list
 connections opened and closed left nothing behind, with asyncio's own loop each connection that
 outlived a collection leaves its transport (five objects per end). Freezing from the collector's
 callback rather than on a timer keeps young garbage, cycles included, out of the permanent
